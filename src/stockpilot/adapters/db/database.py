@@ -1,0 +1,117 @@
+"""Engine set-up and transactions for SQLite (embedded default) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+T = TypeVar("T")
+
+# PostgreSQL: serialization_failure, deadlock_detected. Both mean "run the whole transaction again".
+_RETRYABLE_PG_CODES = {"40001", "40P01"}
+
+
+def normalise_url(url: str) -> str:
+    """Let users write postgresql:// and get psycopg 3, the driver we ship."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+class Database:
+    """One engine plus the transaction discipline the core relies on.
+
+    SQLite allows a single writer. Write transactions start with BEGIN IMMEDIATE (so a reader never has to
+    upgrade its lock, the classic SQLITE_BUSY deadlock) and, inside one process, queue on a mutex instead of
+    sleep-polling the file lock. Readers use WAL snapshots and never wait for writers.
+    PostgreSQL runs READ COMMITTED; correctness comes from conditional updates, not from isolation level.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on SQLite WAL; READ COMMITTED on PostgreSQL)."""
+        with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def write(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Run `work` in one write transaction, re-running it whole after a deadlock or serialization failure.
+
+        The conditional updates need no retry to be correct; this only covers rare lock-order cycles
+        (e.g. lazily expiring another cart's multi-SKU reservation) that PostgreSQL breaks by aborting one side.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self._write_transaction() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == attempts or not self._retryable(exc):
+                    raise
+                time.sleep(min(0.001 * 2**attempt, 0.1))
+        raise AssertionError("unreachable")
+
+    def _retryable(self, exc: DBAPIError) -> bool:
+        if self.is_sqlite:
+            return isinstance(exc, OperationalError) and "locked" in str(exc.orig)
+        code = getattr(exc.orig, "sqlstate", None)
+        return code in _RETRYABLE_PG_CODES
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so the "begin" hook below decides how to BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")

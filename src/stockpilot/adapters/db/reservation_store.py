@@ -1,0 +1,175 @@
+"""Rows of reservations and orders: state transitions are conditional updates, so each happens once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from stockpilot.adapters.db.dialect import insert_or_ignore
+from stockpilot.adapters.db.ledger import LocationRef, SkuRef
+from stockpilot.adapters.db.tables import (
+    locations,
+    order_lines,
+    orders,
+    reservation_lines,
+    reservations,
+    skus,
+)
+from stockpilot.domain.model import BackorderPolicy
+
+
+def claim_reference(conn: Connection, reference: str, source: str, expires_at: datetime,
+                    now: datetime) -> int | None:
+    """Insert the reservation header; None if the reference is taken (a replay, possibly concurrent)."""
+    stmt = (
+        insert_or_ignore(conn, reservations)
+        .values(reference=reference, status="active", source=source, expires_at=expires_at,
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[reservations.c.reference])
+        .returning(reservations.c.id)
+    )
+    return conn.execute(stmt).scalar()
+
+
+def insert_reservation_lines(conn: Connection, reservation_id: int, lines: list[dict[str, int]]) -> None:
+    conn.execute(insert(reservation_lines), [{"reservation_id": reservation_id, **line} for line in lines])
+
+
+_TRANSITION = (
+    update(reservations)
+    .where(reservations.c.id == bindparam("p_id"), reservations.c.status == "active")
+    .values(status=bindparam("p_status"), updated_at=bindparam("p_now"))
+)
+
+
+def transition(conn: Connection, reservation_id: int, status: str, now: datetime) -> bool:
+    """Move an active reservation to `status`; False if another transaction already moved it."""
+    result = conn.execute(_TRANSITION, {"p_id": reservation_id, "p_status": status, "p_now": now})
+    return result.rowcount == 1
+
+
+def set_expiry(conn: Connection, reservation_id: int, expires_at: datetime, now: datetime) -> bool:
+    result = conn.execute(
+        update(reservations)
+        .where(reservations.c.id == reservation_id, reservations.c.status == "active")
+        .values(expires_at=expires_at, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def link_order(conn: Connection, reservation_id: int, order_id: int) -> None:
+    conn.execute(update(reservations).where(reservations.c.id == reservation_id).values(order_id=order_id))
+
+
+def reservation_header(conn: Connection, *, reservation_id: int | None = None,
+                       reference: str | None = None) -> dict[str, Any] | None:
+    stmt = select(reservations)
+    stmt = stmt.where(reservations.c.id == reservation_id) if reservation_id is not None else stmt.where(
+        reservations.c.reference == reference
+    )
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def reservation_line_rows(conn: Connection, reservation_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(reservation_lines.c.id, reservation_lines.c.sku_id, reservation_lines.c.location_id,
+               reservation_lines.c.quantity, skus.c.sku, skus.c.backorder_policy, skus.c.backorder_cap,
+               skus.c.low_stock_threshold, locations.c.code.label("location"),
+               locations.c.priority.label("location_priority"))
+        .join(skus, skus.c.id == reservation_lines.c.sku_id)
+        .join(locations, locations.c.id == reservation_lines.c.location_id)
+        .where(reservation_lines.c.reservation_id == reservation_id)
+        .order_by(reservation_lines.c.id)
+    ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def overdue_reservation_ids(conn: Connection, now: datetime, *, sku_id: int | None = None,
+                            limit: int = 100) -> list[int]:
+    stmt = (
+        select(reservations.c.id)
+        .where(reservations.c.status == "active", reservations.c.expires_at <= now)
+        .order_by(reservations.c.expires_at)
+        .limit(limit)
+    )
+    if sku_id is not None:
+        stmt = stmt.where(
+            reservations.c.id.in_(
+                select(reservation_lines.c.reservation_id).where(reservation_lines.c.sku_id == sku_id)
+            )
+        )
+    return list(conn.execute(stmt).scalars().all())
+
+
+def claim_order_reference(conn: Connection, reference: str, source: str, reservation_id: int | None,
+                          now: datetime) -> int | None:
+    stmt = (
+        insert_or_ignore(conn, orders)
+        .values(reference=reference, status="open", source=source, reservation_id=reservation_id,
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[orders.c.reference])
+        .returning(orders.c.id)
+    )
+    return conn.execute(stmt).scalar()
+
+
+def insert_order_lines(conn: Connection, order_id: int, lines: list[dict[str, int]]) -> None:
+    conn.execute(
+        insert(order_lines),
+        [{"order_id": order_id, "fulfilled": 0, "cancelled": 0, "returned": 0, **line} for line in lines],
+    )
+
+
+def order_header(conn: Connection, *, order_id: int | None = None, reference: str | None = None,
+                 for_update: bool = False) -> dict[str, Any] | None:
+    stmt = select(orders)
+    stmt = stmt.where(orders.c.id == order_id) if order_id is not None else stmt.where(
+        orders.c.reference == reference
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def order_line_rows(conn: Connection, order_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(order_lines, skus.c.sku, skus.c.backorder_policy, skus.c.backorder_cap,
+               skus.c.low_stock_threshold, locations.c.code.label("location"),
+               locations.c.priority.label("location_priority"))
+        .join(skus, skus.c.id == order_lines.c.sku_id)
+        .join(locations, locations.c.id == order_lines.c.location_id)
+        .where(order_lines.c.order_id == order_id)
+        .order_by(order_lines.c.id)
+    ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def update_order_line(conn: Connection, line_id: int, **values: int) -> None:
+    conn.execute(update(order_lines).where(order_lines.c.id == line_id).values(**values))
+
+
+def set_order_status(conn: Connection, order_id: int, status: str, now: datetime) -> None:
+    conn.execute(update(orders).where(orders.c.id == order_id).values(status=status, updated_at=now))
+
+
+def line_sku_ref(line: dict[str, Any]) -> SkuRef:
+    """The SKU reference of a reservation or order line row (as read by the queries above)."""
+    return SkuRef(line["sku_id"], line["sku"], BackorderPolicy(line["backorder_policy"]), line["backorder_cap"],
+                  line["low_stock_threshold"])
+
+
+def line_location_ref(line: dict[str, Any]) -> LocationRef:
+    return LocationRef(line["location_id"], line["location"], line["location_priority"])
+
+
+def transition_order(conn: Connection, order_id: int, from_status: str, to_status: str, now: datetime) -> bool:
+    result = conn.execute(
+        update(orders)
+        .where(orders.c.id == order_id, orders.c.status == from_status)
+        .values(status=to_status, updated_at=now)
+    )
+    return result.rowcount == 1

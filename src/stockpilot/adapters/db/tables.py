@@ -1,0 +1,195 @@
+"""The schema, as SQLAlchemy Core tables: one definition for SQLite and PostgreSQL.
+
+Alembic migrations create exactly this; tests/integration/test_migrations.py checks they never drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from stockpilot.adapters.db.types import BigId, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=100),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("handle", String(255), nullable=False, unique=True),
+    Column("title", String(500), nullable=False),
+    Column("vendor", String(255)),
+    Column("product_type", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A sellable variant. The stock columns hold the SKU's totals over all locations, kept in the same
+# transaction as the per-location row, so crossing a threshold (out of stock, back in stock) is decided
+# exactly once even when locations change concurrently.
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sku", String(128), nullable=False, unique=True),
+    Column("product_id", Integer, ForeignKey("products.id")),
+    Column("title", String(500), nullable=False, default=""),
+    Column("barcode", String(64)),
+    Column("options", JSON, nullable=False, default=dict),
+    Column("backorder_policy", String(16), nullable=False, default="deny"),
+    Column("backorder_cap", Integer),
+    Column("low_stock_threshold", Integer),
+    Column("on_hand", Integer, nullable=False, default=0),
+    Column("committed", Integer, nullable=False, default=0),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("incoming", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+channel_listings = Table(
+    "channel_listings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_channel_listings_channel_external_id"),
+)
+
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("location_id", Integer, ForeignKey("locations.id"), primary_key=True),
+    Column("on_hand", Integer, nullable=False, default=0),
+    Column("committed", Integer, nullable=False, default=0),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("incoming", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("committed >= 0", name="committed_not_negative"),
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("incoming >= 0", name="incoming_not_negative"),
+)
+
+# Append-only. Each row carries the signed change to every bucket, so a level is the plain sum of its rows.
+movements = Table(
+    "movements",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("d_on_hand", Integer, nullable=False),
+    Column("d_committed", Integer, nullable=False),
+    Column("d_reserved", Integer, nullable=False),
+    Column("d_incoming", Integer, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reference", String(255)),
+    Column("reason", String(500)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_movements_sku_id_id", "sku_id", "id"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(255), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_reservations_status_expires_at", "status", "expires_at"),
+)
+
+reservation_lines = Table(
+    "reservation_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reservation_id", BigId, ForeignKey("reservations.id"), nullable=False, index=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Index("ix_reservation_lines_sku_id_location_id", "sku_id", "location_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(255), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("reservation_id", BigId),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("fulfilled", Integer, nullable=False, default=0),
+    Column("cancelled", Integer, nullable=False, default=0),
+    Column("returned", Integer, nullable=False, default=0),
+)
+
+# Domain events in commit order per SKU; automations consume them by id (see docs/architecture.md).
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("location", String(64)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_events_sku_id", "sku", "id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)

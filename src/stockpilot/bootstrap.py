@@ -1,0 +1,53 @@
+"""Wiring: settings in, a ready set of services out. The only place that picks concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stockpilot.adapters.db.database import Database
+from stockpilot.adapters.db.migrate import upgrade
+from stockpilot.adapters.system_clock import SystemClock
+from stockpilot.config import Settings
+from stockpilot.domain.clock import Clock
+from stockpilot.services.catalog import CatalogService
+from stockpilot.services.check import CheckService
+from stockpilot.services.context import Context
+from stockpilot.services.orders import OrderService
+from stockpilot.services.reservations import ReservationService
+from stockpilot.services.stock import StockService
+from stockpilot.services.tokens import TokenService
+
+
+@dataclass(frozen=True)
+class Stockpilot:
+    ctx: Context
+    catalog: CatalogService
+    stock: StockService
+    reservations: ReservationService
+    orders: OrderService
+    checker: CheckService
+    tokens: TokenService
+
+    @property
+    def db(self) -> Database:
+        return self.ctx.db
+
+    def close(self) -> None:
+        self.ctx.db.dispose()
+
+
+def build(settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = True) -> Stockpilot:
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    if migrate:
+        upgrade(db)
+    ctx = Context(db=db, clock=clock or SystemClock(), settings=settings)
+    return Stockpilot(
+        ctx=ctx,
+        catalog=CatalogService(ctx),
+        stock=StockService(ctx),
+        reservations=ReservationService(ctx),
+        orders=OrderService(ctx),
+        checker=CheckService(ctx),
+        tokens=TokenService(ctx),
+    )

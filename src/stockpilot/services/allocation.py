@@ -1,0 +1,122 @@
+"""Placing demand on stock: the guarded take of one cart line, with routing, lazy expiry and backorders.
+
+Shared by reservations (units go to `reserved`) and directly placed orders (units go to `committed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.db import catalog_store, ledger
+from stockpilot.adapters.db.ledger import LocationRef, SkuRef
+from stockpilot.domain.errors import InsufficientStock, ValidationFailed
+from stockpilot.domain.model import Delta, MovementKind, availability_floor
+from stockpilot.domain.reservations import LocationOption, RequestedLine, rank_locations
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    sku: SkuRef
+    location: LocationRef
+    quantity: int
+
+
+# Frees the holds of expired reservations on one SKU; returns how many reservations it expired.
+ExpireOverdue = Callable[[Connection, int, datetime], int]
+
+
+@dataclass
+class Allocator:
+    conn: Connection
+    now: datetime
+    kind: MovementKind  # RESERVE or COMMIT
+    key_prefix: str
+    reference: str
+    source: str
+    expire_overdue: ExpireOverdue
+    _line_no: int = 0
+
+    def _delta(self, quantity: int) -> Delta:
+        return Delta(reserved=quantity) if self.kind is MovementKind.RESERVE else Delta(committed=quantity)
+
+    def _take(self, sku: SkuRef, location: LocationRef, quantity: int, floor: int | None) -> bool:
+        key = f"{self.key_prefix}:{self.kind.value}:{self._line_no}:{sku.id}:{location.id}"
+        applied = ledger.apply(
+            self.conn, sku=sku, location=location, kind=self.kind, delta=self._delta(quantity), floor=floor,
+            source=self.source, reference=self.reference,
+            idempotency_key=key, now=self.now,
+        )
+        return applied is not None
+
+    def place(self, line: RequestedLine, sku: SkuRef, location: LocationRef | None) -> list[Placement]:
+        """Take `line.quantity` units or raise InsufficientStock; the caller's transaction is all-or-nothing."""
+        self._line_no += 1
+        policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
+        if location is not None:
+            return self._place_at(line, sku, location, policy_floor)
+        return self._place_routed(line, sku, policy_floor)
+
+    def _place_at(self, line: RequestedLine, sku: SkuRef, location: LocationRef,
+                  policy_floor: int | None) -> list[Placement]:
+        for attempt in range(2):
+            if self._take(sku, location, line.quantity, policy_floor):
+                return [Placement(sku, location, line.quantity)]
+            # An expired hold must never block a buyer, even when the expiry sweep lags behind.
+            if attempt == 0 and not self.expire_overdue(self.conn, sku.id, self.now):
+                break
+        level = ledger.read_level(self.conn, sku.id, location.id)
+        raise InsufficientStock(line.sku, line.quantity, level.available if level else 0, location.code)
+
+    def _place_routed(self, line: RequestedLine, sku: SkuRef, policy_floor: int | None) -> list[Placement]:
+        options = catalog_store.routing_options(self.conn, sku.id)
+        if not options:
+            raise ValidationFailed("no locations exist yet: create one first")
+        for attempt in range(2):
+            ranked = rank_locations([LocationOption(ref.code, ref.priority, avail) for ref, avail in options])
+            by_code = {ref.code: ref for ref, _ in options}
+            # Whole line from one location first: fewest shipments.
+            for option in ranked:
+                if self._take(sku, by_code[option.code], line.quantity, 0):
+                    return [Placement(sku, by_code[option.code], line.quantity)]
+            split = self._split(line, sku, ranked, by_code)
+            if split:
+                return split
+            if attempt == 0 and self.expire_overdue(self.conn, sku.id, self.now):
+                options = catalog_store.routing_options(self.conn, sku.id)
+                continue
+            break
+        if policy_floor != 0:
+            primary = by_code[ranked[0].code]
+            if self._take(sku, primary, line.quantity, policy_floor):
+                return [Placement(sku, primary, line.quantity)]
+        total = sum(max(avail, 0) for _, avail in catalog_store.routing_options(self.conn, sku.id))
+        raise InsufficientStock(line.sku, line.quantity, total)
+
+    def _split(self, line: RequestedLine, sku: SkuRef, ranked: list[LocationOption],
+               by_code: dict[str, LocationRef]) -> list[Placement]:
+        """Spread the line over several locations when none holds it all; [] when the total falls short."""
+        # Lock every level row of the SKU in location-id order (deadlock-free), then plan on exact figures.
+        exact = {
+            ref.code: (ledger.read_level(self.conn, sku.id, ref.id, for_update=True))
+            for ref in sorted(by_code.values(), key=lambda r: r.id)
+        }
+        plan: list[tuple[LocationRef, int]] = []
+        remaining = line.quantity
+        for option in ranked:
+            level = exact[option.code]
+            take = min(remaining, level.available if level else 0)
+            if take > 0:
+                plan.append((by_code[option.code], take))
+                remaining -= take
+            if remaining == 0:
+                break
+        if remaining > 0:
+            return []
+        for location, quantity in plan:
+            if not self._take(sku, location, quantity, 0):
+                raise AssertionError("a locked level changed under its lock")
+        return [Placement(sku, location, quantity) for location, quantity in plan]

@@ -1,0 +1,185 @@
+"""Orders: placed directly or committed from a reservation; fulfilled, cancelled, returned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.db import history_store, ledger
+from stockpilot.adapters.db import reservation_store as store
+from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
+from stockpilot.domain.model import Delta, MovementKind, OrderStatus
+from stockpilot.domain.reservations import RequestedLine, merge_lines
+from stockpilot.services.allocation import Allocator
+from stockpilot.services.context import Context
+from stockpilot.services.expiry import expire_overdue_on_sku
+from stockpilot.services.lookups import require_location, require_sku
+from stockpilot.services.stock import client_key
+
+
+def create_order_from_placements(conn: Connection, *, reference: str, source: str, reservation_id: int | None,
+                                 lines: list[dict[str, int]], now: datetime) -> int:
+    order_id = store.claim_order_reference(conn, reference, source, reservation_id, now)
+    if order_id is None:
+        raise Conflict(f"order reference {reference!r} is already taken")
+    store.insert_order_lines(conn, order_id, lines)
+    return order_id
+
+
+def describe_order(conn: Connection, order_id: int) -> dict[str, Any]:
+    header = store.order_header(conn, order_id=order_id)
+    if header is None:
+        raise NotFound(f"unknown order {order_id}")
+    return {
+        "id": header["id"],
+        "reference": header["reference"],
+        "status": header["status"],
+        "source": header["source"],
+        "reservation_id": header["reservation_id"],
+        "created_at": header["created_at"].isoformat(),
+        "lines": [
+            {
+                "sku": line["sku"],
+                "location": line["location"],
+                "quantity": line["quantity"],
+                "fulfilled": line["fulfilled"],
+                "cancelled": line["cancelled"],
+                "returned": line["returned"],
+            }
+            for line in store.order_line_rows(conn, order_id)
+        ],
+    }
+
+
+class OrderService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def place(self, reference: str, lines: list[RequestedLine], source: str = "api"
+              ) -> tuple[dict[str, Any], bool]:
+        """Commit stock straight into an order (a sale that had no reservation). Replays return the order."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise ValidationFailed("reference is required")
+        merged = merge_lines(lines)
+
+        def work(conn: Connection) -> tuple[dict[str, Any], bool]:
+            now = self.ctx.clock.now()
+            order_id = store.claim_order_reference(conn, reference, source, None, now)
+            if order_id is None:
+                existing = store.order_header(conn, reference=reference)
+                assert existing is not None
+                return describe_order(conn, existing["id"]), False
+            allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
+                                  expire_overdue_on_sku)
+            rows: list[dict[str, int]] = []
+            for line in merged:
+                sku = require_sku(conn, line.sku)
+                location = require_location(conn, line.location) if line.location else None
+                for placed in allocator.place(line, sku, location):
+                    rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
+                                 "quantity": placed.quantity})
+            store.insert_order_lines(conn, order_id, rows)
+            return describe_order(conn, order_id), True
+
+        return self.ctx.db.write(work)
+
+    def get(self, order_id: int) -> dict[str, Any]:
+        with self.ctx.db.read() as conn:
+            return describe_order(conn, order_id)
+
+    def fulfil(self, order_id: int) -> dict[str, Any]:
+        """Ship every open unit: on_hand and committed both fall. Idempotent."""
+        return self._close(order_id, MovementKind.FULFIL)
+
+    def cancel(self, order_id: int) -> dict[str, Any]:
+        """Cancel every unshipped unit: committed falls, so the units are available again. Idempotent."""
+        return self._close(order_id, MovementKind.CANCEL)
+
+    def _close(self, order_id: int, kind: MovementKind) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            header = store.order_header(conn, order_id=order_id, for_update=True)
+            if header is None:
+                raise NotFound(f"unknown order {order_id}")
+            if header["status"] != OrderStatus.OPEN:
+                if (header["status"], kind) in ((OrderStatus.FULFILLED, MovementKind.FULFIL),
+                                                (OrderStatus.CANCELLED, MovementKind.CANCEL)):
+                    return describe_order(conn, order_id)
+                raise Conflict(f"order {order_id} is {header['status']}")
+            # Claim the transition first: a concurrent close of the same order waits here, then sees it done.
+            target = OrderStatus.FULFILLED if kind is MovementKind.FULFIL else OrderStatus.CANCELLED
+            if not store.transition_order(conn, order_id, OrderStatus.OPEN, target, now):
+                return self._close_after_race(conn, order_id, target)
+            for line in store.order_line_rows(conn, order_id):
+                open_units = line["quantity"] - line["fulfilled"] - line["cancelled"]
+                if open_units <= 0:
+                    continue
+                delta = (Delta(on_hand=-open_units, committed=-open_units) if kind is MovementKind.FULFIL
+                         else Delta(committed=-open_units))
+                applied = ledger.apply(
+                    conn, sku=store.line_sku_ref(line), location=store.line_location_ref(line), kind=kind,
+                    delta=delta, floor=None, source=header["source"], reference=header["reference"],
+                    idempotency_key=f"order:{order_id}:{kind.value}:{line['id']}", now=now,
+                )
+                if applied is None:
+                    level = ledger.read_level(conn, line["sku_id"], line["location_id"])
+                    raise Conflict(
+                        f"cannot fulfil {open_units} of {line['sku']} at {line['location']}: "
+                        f"only {level.on_hand if level else 0} on hand (backordered)"
+                    )
+                column = "fulfilled" if kind is MovementKind.FULFIL else "cancelled"
+                store.update_order_line(conn, line["id"], **{column: line[column] + open_units})
+            return describe_order(conn, order_id)
+
+        return self.ctx.db.write(work)
+
+    def _close_after_race(self, conn: Connection, order_id: int, target: OrderStatus) -> dict[str, Any]:
+        header = store.order_header(conn, order_id=order_id)
+        assert header is not None
+        if header["status"] == target:
+            return describe_order(conn, order_id)
+        raise Conflict(f"order {order_id} is {header['status']}")
+
+    def record_return(self, order_id: int, *, sku: str, quantity: int, restock: bool, idempotency_key: str,
+                      location: str | None = None, reason: str | None = None) -> dict[str, Any]:
+        """Record returned units of a shipped line; with `restock`, they go back on hand (sellable again)."""
+        if quantity <= 0:
+            raise ValidationFailed(f"quantity must be positive, got {quantity}")
+        key = client_key(idempotency_key)
+
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            header = store.order_header(conn, order_id=order_id, for_update=True)
+            if header is None:
+                raise NotFound(f"unknown order {order_id}")
+            previous = history_store.movement_by_key(conn, key)
+            if previous is not None:
+                if previous["reference"] != header["reference"] or previous["sku"] != sku:
+                    raise IdempotencyConflict("idempotency key was already used for another return")
+                return describe_order(conn, order_id)
+            lines = [ln for ln in store.order_line_rows(conn, order_id) if ln["sku"] == sku]
+            returnable = sum(ln["fulfilled"] - ln["returned"] for ln in lines)
+            if quantity > returnable:
+                raise Conflict(f"{sku}: only {returnable} shipped unit(s) can be returned on order {order_id}")
+            remaining = quantity
+            for line in lines:
+                take = min(remaining, line["fulfilled"] - line["returned"])
+                if take <= 0:
+                    continue
+                store.update_order_line(conn, line["id"], returned=line["returned"] + take)
+                remaining -= take
+                target = require_location(conn, location) if location else store.line_location_ref(line)
+                delta = Delta(on_hand=take) if restock else Delta()
+                ledger.apply(
+                    conn, sku=require_sku(conn, sku), location=target, kind=MovementKind.RETURN, delta=delta,
+                    floor=None, source=header["source"], reference=header["reference"],
+                    idempotency_key=key if remaining == 0 else f"{key}:{line['id']}", now=now,
+                    reason=reason or ("restocked" if restock else "not restocked"),
+                )
+                if remaining == 0:
+                    break
+            return describe_order(conn, order_id)
+
+        return self.ctx.db.write(work)
