@@ -1,0 +1,126 @@
+"""The `stockpilot` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stockpilot.bootstrap import build
+from stockpilot.config import Settings
+from stockpilot.domain.errors import StockpilotError
+
+app = typer.Typer(help="Stockpilot: one real-time truth of sellable stock.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema."""
+    sp = build()
+    console.print(f"database ready: {sp.db.dialect} ({Settings.from_env().database_url})")
+    sp.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed a sample catalog and print an API token.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL scale-out).")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Run the HTTP API (and, in the same process, the reservation expiry sweep)."""
+    import uvicorn
+
+    from stockpilot.entrypoints.api.app import create_app
+
+    sp = build()
+    if demo:
+        from stockpilot.services.demo import seed_demo
+
+        seed_demo(sp)
+        token = sp.tokens.create("demo")
+        print(f"demo catalog loaded; try:\n  curl -H 'Authorization: Bearer {token}' "
+              f"http://{host}:{port}/api/v1/skus/TEE-BLK-M")
+        print(f"API token: {token}", flush=True)
+    console.print(f"Stockpilot on http://{host}:{port}  (API docs: /docs, database: {sp.db.dialect})")
+    if workers > 1:
+        sp.close()
+        uvicorn.run("stockpilot.entrypoints.api.factory:create_from_env", factory=True, host=host, port=port,
+                    workers=workers, access_log=access_log, log_level="warning")
+        return
+    uvicorn.run(create_app(sp), host=host, port=port, access_log=access_log, log_level="info")
+
+
+@token_app.command("create")
+def token_create(name: Annotated[str, typer.Option(help="A label for the token.")] = "default") -> None:
+    """Create an API token; it is printed once, alone on the last line."""
+    sp = build()
+    token = sp.tokens.create(name)
+    sp.close()
+    err.print(f"token {name!r} created; store it now, it cannot be shown again")
+    print(token)
+
+
+@app.command()
+def stock(sku: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show a SKU's levels per location and in total."""
+    sp = build()
+    try:
+        described = sp.catalog.get_sku(sku)
+    except StockpilotError as exc:
+        err.print(f"error: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        sp.close()
+    if as_json:
+        print(json.dumps(described, indent=2))
+        return
+    table = Table(title=f"{described['sku']}  {described['title']}  (backorders: {described['backorder_policy']})")
+    for column in ("location", "on_hand", "committed", "reserved", "available", "incoming"):
+        table.add_column(column, justify="left" if column == "location" else "right")
+    for level in described["levels"]:
+        table.add_row(level["location"], *(str(level[c]) for c in
+                                           ("on_hand", "committed", "reserved", "available", "incoming")))
+    totals = described["totals"]
+    table.add_row("[bold]total[/bold]", *(f"[bold]{totals[c]}[/bold]" for c in
+                                          ("on_hand", "committed", "reserved", "available", "incoming")))
+    console.print(table)
+
+
+@app.command()
+def check() -> None:
+    """Recompute every level from the ledger; exit 1 on any drift or broken invariant."""
+    sp = build()
+    report = sp.checker.run()
+    sp.close()
+    if report.ok:
+        console.print(f"ok: {report.levels_checked} stock levels equal the fold of the ledger; invariants hold")
+        return
+    for problem in report.problems:
+        err.print(json.dumps(problem))
+    err.print(f"{len(report.problems)} problem(s) in {report.levels_checked} stock levels")
+    raise typer.Exit(1)
+
+
+def _register_optional_commands() -> None:
+    try:
+        from stockpilot.entrypoints.cli.import_command import import_command
+    except ImportError:  # pragma: no cover - the import command ships with the package
+        return
+    app.command("import")(import_command)
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
