@@ -46,7 +46,7 @@ def postgres_database(worker_id: str) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL required but unreachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"stockpilot_test_{worker_id}"
+    name = f"stockpilot_test_{worker_id}_{os.getpid()}"  # concurrent test runs never share a database
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -40,20 +40,29 @@ class ReservationService:
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool]:
             now = self.ctx.clock.now()
-            reservation_id = store.claim_reference(conn, reference, source, now + timedelta(seconds=ttl), now)
+            expires_at = now + timedelta(seconds=ttl)
+            reservation_id = store.claim_reference(conn, reference, source, expires_at, now)
             if reservation_id is None:
                 return self._replay(conn, reference, merged, now), False
             allocator = Allocator(conn, now, MovementKind.RESERVE, f"reservation:{reservation_id}", reference,
                                   source, expire_overdue_on_sku)
             rows: list[dict[str, int]] = []
+            described_lines: list[dict[str, Any]] = []
             for line in merged:
                 sku = require_sku(conn, line.sku)
                 location = require_location(conn, line.location) if line.location else None
                 for placed in allocator.place(line, sku, location):
                     rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
                                  "quantity": placed.quantity})
+                    described_lines.append({"sku": placed.sku.sku, "location": placed.location.code,
+                                            "quantity": placed.quantity})
             store.insert_reservation_lines(conn, reservation_id, rows)
-            return self._describe(conn, reservation_id, now), True
+            # Described from what was just written: the hot path skips reading it back.
+            return {
+                "id": reservation_id, "reference": reference, "status": ReservationStatus.ACTIVE.value,
+                "source": source, "expires_at": expires_at.isoformat(), "created_at": now.isoformat(),
+                "order_id": None, "lines": described_lines,
+            }, True
 
         return self.ctx.db.write(work)
 
