@@ -34,7 +34,7 @@ def _postgres_reachable() -> str | None:
             conn.execute(text("select 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:  # any failure means "not reachable"
         return str(exc).splitlines()[0]
 
 

@@ -65,7 +65,8 @@ def test_reservation_lifecycle_over_http(seeded):
     assert reservation["lines"][0]["location"] == "WH" and reservation["expires_at"]
     replay = seeded.post("/api/v1/reservations", json={"reference": "cart-9", "lines": [{"sku": "TEE", "quantity": 2}]})
     assert replay.status_code == 200 and replay.json()["id"] == reservation["id"]
-    refused = seeded.post("/api/v1/reservations", json={"reference": "cart-10", "lines": [{"sku": "TEE", "quantity": 4}]})
+    refused = seeded.post("/api/v1/reservations",
+                          json={"reference": "cart-10", "lines": [{"sku": "TEE", "quantity": 4}]})
     assert refused.status_code == 409
     assert refused.json() == {"error": "insufficient_stock", "detail": "TEE: requested 4, available 3",
                               "sku": "TEE", "requested": 4, "available": 3}

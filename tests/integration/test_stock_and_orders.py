@@ -23,6 +23,7 @@ def test_adjustment_replay_has_one_effect_and_a_reused_key_is_refused(sp):
     stock(sp, "A", {"WH": 0, "ST": 0})
     sp.stock.adjust(sku="A", location="WH", delta=3, idempotency_key="k")
     again, replayed = sp.stock.adjust(sku="A", location="WH", delta=3, idempotency_key="k")
+    assert again["idempotency_key"] == "client:k"
     assert replayed and totals(sp, "A")["on_hand"] == 3
     with pytest.raises(IdempotencyConflict):
         sp.stock.adjust(sku="A", location="ST", delta=3, idempotency_key="k")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -192,4 +193,61 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+)
+
+# --- Automation runtime (see docs/runtime.md) ---------------------------------------------------------------
+
+# Transactional outbox: rows are written in the business transaction and delivered later by a Dispatcher.
+# status: pending -> delivered | dead; dead -> pending (retry) | discarded (kept for the record).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("topic", String(128), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("leased_until", UtcDateTime),
+    Column("leased_by", String(128)),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_outbox_status_available_at", "status", "available_at"),
+)
+
+# Durable timers. status: scheduled -> fired | cancelled, each by a conditional update, so exactly one wins.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("correlation_key", String(255), nullable=False),
+    Column("fire_at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("leased_until", UtcDateTime),
+    Column("leased_by", String(128)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    Index("ix_timers_status_fire_at", "status", "fire_at"),
+    Index("ix_timers_correlation_key", "correlation_key"),
+)
+
+# The explained decision log: what an automation saw, what it could do, what it chose and why.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subject", String(255), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("choice", JSON),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_decisions_subject_id", "subject", "id"),
 )

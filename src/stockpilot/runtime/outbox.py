@@ -1,0 +1,295 @@
+"""Transactional outbox: side effects are recorded in the business transaction and delivered afterwards.
+
+Writing side: `enqueue(conn, ...)` inside the caller's transaction. The row commits or rolls back with the business
+change, and the idempotency key is unique (`INSERT ... ON CONFLICT DO NOTHING`), so enqueueing twice is one row.
+
+Delivery side: a `Dispatcher` per worker.
+1. Claim (short transaction): due pending rows without a live lease get `leased_by = worker_id` and
+   `leased_until = now + lease_seconds` (PostgreSQL: `FOR UPDATE SKIP LOCKED`; see runtime/_claim.py).
+2. Call the handler for the row's topic OUTSIDE any transaction, with (payload, idempotency_key).
+3. Record the outcome (short transaction), guarded by the lease token: `status = 'pending' AND leased_by = me AND
+   leased_until = <the lease I was given>`. A worker that stalled past its lease, and whose row was taken over by
+   another worker (who stamped a new lease, or already recorded an outcome), changes nothing: its late outcome is
+   ignored and counted as `stale`. If nobody took the row over, the late outcome is still the truth and is kept.
+
+Delivery is at least once: a stalled worker and its successor may both call the handler. Handlers pass the
+idempotency key on to the receiver (supplier API, mail provider...) so the effect happens once.
+
+Failure: attempts + 1, `last_error`, `available_at = now + backoff` (exponential with full jitter), or status `dead`
+once attempts reach `max_attempts`. An unknown topic is dead at once. Dead rows are kept; an operator can `retry`
+one (pending again, attempts reset) or `discard` it (status `discarded`: the row stays, so its idempotency key stays
+claimed and a re-enqueue with the same key cannot resend what someone chose to drop).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from stockpilot.adapters.db.database import Database
+from stockpilot.adapters.db.dialect import insert_or_ignore
+from stockpilot.adapters.db.tables import outbox
+from stockpilot.domain.clock import Clock
+from stockpilot.runtime._claim import claim_rows, due_and_unleased
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+DISCARDED = "discarded"
+STATUSES = (PENDING, DELIVERED, DEAD, DISCARDED)
+
+Handler = Callable[[dict[str, Any], str], None]
+"""Delivers one message: (payload, idempotency_key). Raising means "failed, try again later"."""
+
+_ERROR_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    status: str
+    attempts: int
+    max_attempts: int
+    available_at: datetime
+    leased_until: datetime | None
+    leased_by: str | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def enqueue(
+    conn: Connection,
+    topic: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    now: datetime,
+    max_attempts: int = 8,
+    *,
+    available_at: datetime | None = None,
+) -> int | None:
+    """Add a message in the caller's transaction. Returns its id, or None if the key was already enqueued."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    stmt = (
+        insert_or_ignore(conn, outbox)
+        .values(
+            topic=topic,
+            payload=payload,
+            idempotency_key=idempotency_key,
+            status=PENDING,
+            attempts=0,
+            max_attempts=max_attempts,
+            available_at=available_at or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(outbox.c.id)
+    )
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: a uniform delay in [0, min(cap, base * 2**(attempt - 1))).
+
+    `random` returns a float in [0, 1); inject `lambda: 1.0` in tests for the deterministic upper bound.
+    """
+
+    base_seconds: float = 1.0
+    cap_seconds: float = 3600.0
+    random: Callable[[], float] = field(default=random.random)
+
+    def ceiling(self, attempt: int) -> float:
+        return min(self.cap_seconds, self.base_seconds * 2 ** max(attempt - 1, 0))
+
+    def delay(self, attempt: int) -> timedelta:
+        return timedelta(seconds=self.random() * self.ceiling(attempt))
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    stale: int = 0  # outcomes ignored because the lease had been taken over
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+    max_attempts: int
+    lease_until: datetime
+
+
+class Dispatcher:
+    """Claims due outbox rows, delivers each through its topic's handler, and records the outcome."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        handlers: Mapping[str, Handler],
+        *,
+        worker_id: str,
+        lease_seconds: float = 60.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.worker_id = worker_id
+        self.lease = timedelta(seconds=lease_seconds)
+        self.backoff = backoff or Backoff()
+
+    def claim(self, limit: int = 100) -> list[_Claim]:
+        now = self.clock.now()
+        lease_until = now + self.lease
+        query = (
+            select(
+                outbox.c.id,
+                outbox.c.topic,
+                outbox.c.payload,
+                outbox.c.idempotency_key,
+                outbox.c.attempts,
+                outbox.c.max_attempts,
+            )
+            .where(outbox.c.status == PENDING, outbox.c.available_at <= now, due_and_unleased(outbox, now))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        rows = self.db.write(
+            lambda conn: claim_rows(conn, outbox, query, worker_id=self.worker_id, lease_until=lease_until)
+        )
+        return [
+            _Claim(r.id, r.topic, r.payload, r.idempotency_key, r.attempts, r.max_attempts, lease_until) for r in rows
+        ]
+
+    def run_once(self, limit: int = 100) -> DispatchReport:
+        """One pass: claim up to `limit` due rows and deliver them one by one."""
+        report = DispatchReport()
+        claims = self.claim(limit)
+        report.claimed = len(claims)
+        for claim in claims:
+            handler = self.handlers.get(claim.topic)
+            if handler is None:
+                outcome = self._record_failure(claim, f"no handler for topic {claim.topic!r}", final=True)
+            else:
+                try:
+                    handler(claim.payload, claim.idempotency_key)
+                except Exception as exc:
+                    outcome = self._record_failure(claim, f"{type(exc).__name__}: {exc}", final=False)
+                else:
+                    outcome = self._record_success(claim)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        return report
+
+    def _guard(self, claim: _Claim) -> Any:
+        return update(outbox).where(
+            outbox.c.id == claim.id,
+            outbox.c.status == PENDING,
+            outbox.c.leased_by == self.worker_id,
+            outbox.c.leased_until == claim.lease_until,
+        )
+
+    def _record_success(self, claim: _Claim) -> str:
+        now = self.clock.now()
+        stmt = self._guard(claim).values(
+            status=DELIVERED,
+            attempts=claim.attempts + 1,
+            delivered_at=now,
+            last_error=None,
+            leased_by=None,
+            leased_until=None,
+        )
+        return "delivered" if self.db.write(lambda conn: conn.execute(stmt).rowcount) == 1 else "stale"
+
+    def _record_failure(self, claim: _Claim, error: str, *, final: bool) -> str:
+        now = self.clock.now()
+        attempts = claim.attempts + 1
+        dead = final or attempts >= claim.max_attempts
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_error": error[:_ERROR_LIMIT],
+            "leased_by": None,
+            "leased_until": None,
+        }
+        if dead:
+            values["status"] = DEAD
+        else:
+            values["available_at"] = now + self.backoff.delay(attempts)
+        stmt = self._guard(claim).values(**values)
+        if self.db.write(lambda conn: conn.execute(stmt).rowcount) != 1:
+            return "stale"
+        return "dead" if dead else "retried"
+
+
+# --- Operations (each runs in the caller's transaction) ------------------------------------------------------
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(**dict(r._mapping))
+
+
+def get(conn: Connection, idempotency_key: str) -> OutboxRow | None:
+    r = conn.execute(select(outbox).where(outbox.c.idempotency_key == idempotency_key)).first()
+    return _row(r) if r is not None else None
+
+
+def list_by_status(conn: Connection, status: str, *, after: int = 0, limit: int = 100) -> list[OutboxRow]:
+    """Rows in one status, by id, starting after id `after` (keyset pagination)."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown outbox status {status!r}")
+    rows = conn.execute(
+        select(outbox).where(outbox.c.status == status, outbox.c.id > after).order_by(outbox.c.id).limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+def retry(conn: Connection, outbox_id: int, now: datetime) -> bool:
+    """Send a dead row again: pending, due now, attempts reset (last_error kept until the next outcome)."""
+    stmt = (
+        update(outbox)
+        .where(outbox.c.id == outbox_id, outbox.c.status == DEAD)
+        .values(status=PENDING, attempts=0, available_at=now, leased_by=None, leased_until=None)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def discard(conn: Connection, outbox_id: int) -> bool:
+    """Give up on a dead row for good. The row is kept (status `discarded`) so its idempotency key stays claimed."""
+    stmt = update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == DEAD).values(status=DISCARDED)
+    return conn.execute(stmt).rowcount == 1
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    counts: dict[str, int]  # rows per status (every status present, zero included)
+    depth: int  # pending rows, due or not
+    due: int  # pending rows whose available_at has come
+    oldest_pending_age_seconds: float | None  # now - created_at of the oldest pending row
+
+
+def stats(conn: Connection, now: datetime) -> QueueStats:
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)):
+        counts[status] = n
+    due = conn.execute(
+        select(func.count()).where(outbox.c.status == PENDING, outbox.c.available_at <= now)
+    ).scalar_one()
+    oldest = conn.execute(select(func.min(outbox.c.created_at)).where(outbox.c.status == PENDING)).scalar_one()
+    age = (now - oldest).total_seconds() if oldest is not None else None
+    return QueueStats(counts=counts, depth=counts[PENDING], due=due, oldest_pending_age_seconds=age)
