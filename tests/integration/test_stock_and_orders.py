@@ -148,3 +148,16 @@ def test_catalog_upsert_and_listing_mapping(sp):
     assert sp.catalog.resolve_listing("shopify", "other") is None
     sp.catalog.create_location("ST", "Store", "store", 2)
     assert [lv["location"] for lv in sp.catalog.get_sku("TEE-M")["levels"]] == ["WH", "ST"]
+
+
+def test_product_fields_are_only_changed_when_given(sp):
+    sp.catalog.upsert_sku("A", {"title": "A"}, {"handle": "p", "title": "Product", "vendor": "Acme"})
+    sp.catalog.upsert_sku("B", {"title": "B"}, {"handle": "p"})
+    from sqlalchemy import select
+
+    from stockpilot.adapters.db.tables import products
+    with sp.db.read() as conn:
+        row = conn.execute(select(products.c.title, products.c.vendor)).one()
+    assert tuple(row) == ("Product", "Acme")
+    with pytest.raises(ValidationFailed):
+        sp.catalog.upsert_sku("A", {"low_stock_threshold": True})

@@ -51,8 +51,8 @@ class CatalogService:
             now = self.ctx.clock.now()
             if product and product.get("handle"):
                 values["product_id"] = store.upsert_product(
-                    conn, product["handle"], product.get("title") or values.get("title") or product["handle"],
-                    product.get("vendor"), product.get("product_type"), now,
+                    conn, product["handle"], product.get("title"), product.get("vendor"),
+                    product.get("product_type"), now,
                 )
             ref = store.sku_ref(conn, sku)
             if ref is None:
@@ -107,7 +107,7 @@ def validate_sku_fields(fields: dict[str, Any]) -> dict[str, Any]:
                 f"got {values['backorder_policy']!r}"
             ) from None
     for name in ("backorder_cap", "low_stock_threshold"):
-        if name in values and (not isinstance(values[name], int) or values[name] < 0):
+        if name in values and (type(values[name]) is not int or values[name] < 0):  # bool is an int: refuse it
             raise ValidationFailed(f"{name} must be a non-negative integer, got {values[name]!r}")
     if "options" in values and not isinstance(values["options"], dict):
         raise ValidationFailed("options must be an object of option name to value")

@@ -84,20 +84,20 @@ def list_locations(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def upsert_product(conn: Connection, handle: str, title: str, vendor: str | None, product_type: str | None,
+def upsert_product(conn: Connection, handle: str, title: str | None, vendor: str | None, product_type: str | None,
                    now: datetime) -> int:
+    """Create the product, or update only the fields given (None leaves a field as it is)."""
     existing = conn.execute(select(products.c.id).where(products.c.handle == handle)).scalar()
     if existing is not None:
-        conn.execute(
-            update(products)
-            .where(products.c.id == existing)
-            .values(title=title, vendor=vendor, product_type=product_type)
-        )
+        given = {k: v for k, v in {"title": title, "vendor": vendor, "product_type": product_type}.items()
+                 if v is not None}
+        if given:
+            conn.execute(update(products).where(products.c.id == existing).values(**given))
         return int(existing)
     return int(
         conn.execute(
             insert(products)
-            .values(handle=handle, title=title, vendor=vendor, product_type=product_type, created_at=now)
+            .values(handle=handle, title=title or handle, vendor=vendor, product_type=product_type, created_at=now)
             .returning(products.c.id)
         ).scalar_one()
     )
