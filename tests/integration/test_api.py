@@ -11,7 +11,7 @@ from stockpilot.entrypoints.api.app import create_app
 @pytest.fixture
 def client(sp):
     token = sp.tokens.create("test")
-    with TestClient(create_app(sp, sweep=False)) as test_client:
+    with TestClient(create_app(sp, run_worker=False)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {token}"
         yield test_client
 
@@ -28,7 +28,7 @@ def seeded(client):
 
 
 def test_requests_without_a_valid_token_are_refused(sp):
-    with TestClient(create_app(sp, sweep=False)) as anonymous:
+    with TestClient(create_app(sp, run_worker=False)) as anonymous:
         missing = anonymous.get("/api/v1/skus")
         assert missing.status_code == 401 and missing.json()["error"] == "unauthorized"
         wrong = anonymous.get("/api/v1/skus", headers={"Authorization": "Bearer nope"})

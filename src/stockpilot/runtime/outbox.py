@@ -31,12 +31,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from stockpilot.adapters.db.database import Database
+from stockpilot.adapters.db.database import Database, request_wakeup
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import outbox
 from stockpilot.domain.clock import Clock
 from stockpilot.runtime._claim import claim_rows, due_and_unleased
 
+OUTBOX_CHANNEL = "stockpilot_outbox"  # woken on commit of an enqueue (runtime/signals.py)
 PENDING = "pending"
 DELIVERED = "delivered"
 DEAD = "dead"
@@ -94,7 +95,10 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(outbox.c.id)
     )
-    return conn.execute(stmt).scalar_one_or_none()
+    outbox_id = conn.execute(stmt).scalar_one_or_none()
+    if outbox_id is not None:
+        request_wakeup(conn, OUTBOX_CHANNEL)
+    return outbox_id
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class DispatchReport:
     retried: int = 0
     dead: int = 0
     stale: int = 0  # outcomes ignored because the lease had been taken over
+    released: int = 0  # claimed but handed back unstarted (shutdown)
 
 
 @dataclass(frozen=True)
@@ -178,12 +183,19 @@ class Dispatcher:
             _Claim(r.id, r.topic, r.payload, r.idempotency_key, r.attempts, r.max_attempts, lease_until) for r in rows
         ]
 
-    def run_once(self, limit: int = 100) -> DispatchReport:
-        """One pass: claim up to `limit` due rows and deliver them one by one."""
+    def run_once(self, limit: int = 100, *, stop: Callable[[], bool] | None = None) -> DispatchReport:
+        """One pass: claim up to `limit` due rows and deliver them one by one.
+
+        If `stop()` turns true (graceful shutdown), the rows not yet started are handed back at once rather
+        than left leased until their lease runs out.
+        """
         report = DispatchReport()
         claims = self.claim(limit)
         report.claimed = len(claims)
-        for claim in claims:
+        for index, claim in enumerate(claims):
+            if stop is not None and stop():
+                report.released = self._release(claims[index:])
+                break
             handler = self.handlers.get(claim.topic)
             if handler is None:
                 outcome = self._record_failure(claim, f"no handler for topic {claim.topic!r}", final=True)
@@ -196,6 +208,14 @@ class Dispatcher:
                     outcome = self._record_success(claim)
             setattr(report, outcome, getattr(report, outcome) + 1)
         return report
+
+    def _release(self, claims: list[_Claim]) -> int:
+        def work(conn: Connection) -> int:
+            return sum(
+                conn.execute(self._guard(claim).values(leased_by=None, leased_until=None)).rowcount for claim in claims
+            )
+
+        return self.db.write(work)
 
     def _guard(self, claim: _Claim) -> Any:
         return update(outbox).where(

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from stockpilot.adapters.db.database import Database
+from stockpilot.adapters.db.database import Database, request_wakeup
 from stockpilot.adapters.db.tables import timers
 from stockpilot.domain.clock import Clock
 from stockpilot.runtime._claim import claim_rows, due_and_unleased
 
+TIMERS_CHANNEL = "stockpilot_timers"
 SCHEDULED = "scheduled"
 FIRED = "fired"
 CANCELLED = "cancelled"
@@ -75,7 +76,9 @@ def schedule(
         )
         .returning(timers.c.id)
     )
-    return conn.execute(stmt).scalar_one()
+    timer_id = conn.execute(stmt).scalar_one()
+    request_wakeup(conn, TIMERS_CHANNEL)  # a runner sleeping until a later timer must re-plan its nap
+    return timer_id
 
 
 def cancel(conn: Connection, correlation_key: str, now: datetime, *, kind: str | None = None) -> int:
@@ -171,3 +174,8 @@ class TimerRunner:
             return False
         handler(conn, payload)
         return True
+
+
+def next_fire_at(conn: Connection) -> datetime | None:
+    """When the earliest scheduled timer is due (lets a runner sleep exactly until then)."""
+    return conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == SCHEDULED)).scalar_one()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,11 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 T = TypeVar("T")
+
+_WAKE_KEY = "stockpilot.wake"
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 # PostgreSQL: serialization_failure, deadlock_detected. Both mean "run the whole transaction again".
 _RETRYABLE_PG_CODES = {"40001", "40P01"}
@@ -55,6 +59,8 @@ class Database:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # Called with the set of channels a committed write asked to wake (see request_wakeup).
+        self.on_commit: Callable[[set[str]], None] | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -66,12 +72,14 @@ class Database:
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+        with self._write_lock or contextlib.nullcontext(), self.engine.begin() as conn:
+            try:
                 yield conn
-            return
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+            finally:
+                wake = conn.info.pop(_WAKE_KEY, None)
+        # Reached only after a successful commit: wake local workers for the work just made visible.
+        if wake and self.on_commit is not None:
+            self.on_commit(wake)
 
     def write(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run `work` in one write transaction, re-running it whole after a deadlock or serialization failure.
@@ -115,3 +123,14 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def request_wakeup(conn: Connection, channel: str) -> None:
+    """Ask for `channel` to be signalled when this transaction commits (and never if it rolls back).
+
+    In-process waiters hear it through `Database.on_commit`; on PostgreSQL other processes hear it via NOTIFY,
+    which PostgreSQL delivers only on commit and merges when repeated within one transaction.
+    """
+    conn.info.setdefault(_WAKE_KEY, set()).add(channel)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY, {"channel": channel})

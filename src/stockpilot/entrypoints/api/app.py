@@ -1,9 +1,7 @@
-"""The FastAPI application: routes, error shape, health, metrics and the background expiry sweep."""
+"""The FastAPI application: routes, error shape, health, metrics, and (optionally) an embedded worker."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,45 +14,31 @@ from stockpilot.bootstrap import Stockpilot
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
-
-log = logging.getLogger("stockpilot.api")
-
-
-class ExpirySweeper:
-    """Records expired reservations every few seconds. Correctness never depends on it: a buyer blocked by
-    an overdue hold expires it inline. It keeps `reserved` honest for reports and channels."""
-
-    def __init__(self, sp: Stockpilot, metrics: ApiMetrics, interval: float) -> None:
-        self.sp, self.metrics, self.interval = sp, metrics, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="expiry-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.metrics.expired.inc(self.sp.reservations.expire_due())
-            except Exception:  # keep sweeping; the next pass retries
-                log.exception("expiry sweep failed")
+from stockpilot.runtime.handlers import default_outbox_handlers, default_timer_handlers
+from stockpilot.runtime.metrics import RuntimeMetrics
+from stockpilot.runtime.worker import Worker, WorkerSettings
 
 
-def create_app(sp: Stockpilot, *, sweep: bool = True) -> FastAPI:
+def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
+    """The API; with `run_worker`, this process also runs a worker (outbox, timers, sweeps) for its lifetime."""
     metrics = ApiMetrics()
-    sweeper = ExpirySweeper(sp, metrics, sp.ctx.settings.expiry_sweep_seconds) if sweep else None
+    runtime_metrics = RuntimeMetrics(metrics.registry)
+    runtime_metrics.watch_queue(sp.db, sp.ctx.clock)
+    worker = None
+    if run_worker:
+        worker = Worker(
+            sp, outbox_handlers=default_outbox_handlers(), timer_handlers=default_timer_handlers(),
+            settings=WorkerSettings(expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds),
+            metrics=runtime_metrics,
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if sweeper:
-            sweeper.start()
+        if worker:
+            worker.start()
         yield
-        if sweeper:
-            sweeper.stop()
+        if worker:
+            worker.stop()
 
     app = FastAPI(
         title="Stockpilot",

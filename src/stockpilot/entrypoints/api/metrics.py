@@ -20,6 +20,3 @@ class ApiMetrics:
         self.movements = Counter(
             "stockpilot_stock_changes", "Requests that changed stock, by kind", ["kind"], registry=self.registry
         )
-        self.expired = Counter(
-            "stockpilot_reservations_expired", "Reservations expired by the sweep", registry=self.registry
-        )

@@ -13,6 +13,8 @@ from rich.table import Table
 from stockpilot.bootstrap import build
 from stockpilot.config import Settings
 from stockpilot.domain.errors import StockpilotError
+from stockpilot.entrypoints.cli import runtime_commands
+from stockpilot.entrypoints.cli.import_command import import_command
 
 app = typer.Typer(help="Stockpilot: one real-time truth of sellable stock.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -34,10 +36,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed a sample catalog and print an API token.")] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL scale-out).")] = 1,
+    workers: Annotated[int, typer.Option(help="HTTP worker processes (PostgreSQL scale-out).")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    worker: Annotated[bool, typer.Option(help="Also run the runtime worker (outbox, timers, sweeps) here.")] = True,
 ) -> None:
-    """Run the HTTP API (and, in the same process, the reservation expiry sweep)."""
+    """Run the HTTP API and, in the same process, a runtime worker (use --no-worker with `stockpilot worker`)."""
     import uvicorn
 
     from stockpilot.entrypoints.api.app import create_app
@@ -57,7 +60,7 @@ def serve(
         uvicorn.run("stockpilot.entrypoints.api.factory:create_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=access_log, log_level="warning")
         return
-    uvicorn.run(create_app(sp), host=host, port=port, access_log=access_log, log_level="info")
+    uvicorn.run(create_app(sp, run_worker=worker), host=host, port=port, access_log=access_log, log_level="info")
 
 
 @token_app.command("create")
@@ -111,15 +114,10 @@ def check() -> None:
     raise typer.Exit(1)
 
 
-def _register_optional_commands() -> None:
-    try:
-        from stockpilot.entrypoints.cli.import_command import import_command
-    except ImportError:  # pragma: no cover - the import command ships with the package
-        return
-    app.command("import")(import_command)
-
-
-_register_optional_commands()
+app.command("import")(import_command)
+app.command("worker")(runtime_commands.worker)
+app.add_typer(runtime_commands.outbox_app, name="outbox")
+app.add_typer(runtime_commands.timers_app, name="timers")
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,140 @@
+"""CLI for the automation runtime: `worker`, and the `outbox` and `timers` operator views."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from stockpilot.adapters.db.tables import timers as timers_table
+from stockpilot.bootstrap import build
+from stockpilot.runtime import outbox, timers
+
+outbox_app = typer.Typer(help="The outbox: commands to the outside world and their delivery.", no_args_is_help=True)
+timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def worker(
+    worker_id: Annotated[str | None, typer.Option("--id", help="Name in leases (default host:pid).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    poll_seconds: Annotated[float, typer.Option(help="Polling fallback under wake-ups.")] = 1.0,
+) -> None:
+    """Run a worker: deliver the outbox, fire timers, sweep expired holds. Stops cleanly on SIGTERM."""
+    import logging
+
+    from prometheus_client import start_http_server
+
+    from stockpilot.runtime.handlers import default_outbox_handlers, default_timer_handlers
+    from stockpilot.runtime.metrics import RuntimeMetrics
+    from stockpilot.runtime.worker import Worker, WorkerSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sp = build()
+    defaults = WorkerSettings()
+    settings = WorkerSettings(
+        worker_id=worker_id or defaults.worker_id, poll_seconds=poll_seconds,
+        expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds,
+    )
+    metrics = RuntimeMetrics()
+    metrics.watch_queue(sp.db, sp.ctx.clock)
+    if metrics_port:
+        start_http_server(metrics_port, registry=metrics.registry)
+    runner = Worker(sp, outbox_handlers=default_outbox_handlers(), timer_handlers=default_timer_handlers(),
+                    settings=settings, metrics=metrics)
+    print(f"worker {settings.worker_id} on {sp.db.dialect}", flush=True)
+    runner.run_until_signalled()
+    sp.close()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str, typer.Option(help="pending, delivered, dead or discarded.")] = "pending",
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Show outbox rows in one status, oldest first."""
+    if status not in outbox.STATUSES:
+        err.print(f"error: status must be one of {', '.join(outbox.STATUSES)}, got {status!r}")
+        raise typer.Exit(2)
+    sp = build()
+    with sp.db.read() as conn:
+        rows = outbox.list_by_status(conn, status, limit=limit)
+        stats = outbox.stats(conn, sp.ctx.clock.now())
+    sp.close()
+    if as_json:
+        for row in rows:
+            print(json.dumps({"id": row.id, "topic": row.topic, "key": row.idempotency_key, "status": row.status,
+                              "attempts": row.attempts, "available_at": row.available_at.isoformat(),
+                              "last_error": row.last_error}))
+        return
+    table = Table(title=f"outbox: {status}  (pending {stats.depth}, due {stats.due}, dead {stats.counts['dead']})")
+    for column in ("id", "topic", "idempotency key", "attempts", "next try", "last error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row.id), row.topic, row.idempotency_key, f"{row.attempts}/{row.max_attempts}",
+                      row.available_at.isoformat(timespec="seconds"), (row.last_error or "")[:80])
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(outbox_id: int) -> None:
+    """Send a dead row again (attempts reset)."""
+    sp = build()
+    done = sp.db.write(lambda conn: outbox.retry(conn, outbox_id, sp.ctx.clock.now()))
+    sp.close()
+    if not done:
+        err.print(f"error: outbox row {outbox_id} is not dead (only dead rows can be retried)")
+        raise typer.Exit(1)
+    console.print(f"outbox row {outbox_id} is pending again")
+
+
+@outbox_app.command("discard")
+def outbox_discard(outbox_id: int) -> None:
+    """Give up on a dead row (kept as `discarded`, so its key cannot be sent again)."""
+    sp = build()
+    done = sp.db.write(lambda conn: outbox.discard(conn, outbox_id))
+    sp.close()
+    if not done:
+        err.print(f"error: outbox row {outbox_id} is not dead (only dead rows can be discarded)")
+        raise typer.Exit(1)
+    console.print(f"outbox row {outbox_id} discarded")
+
+
+@timers_app.command("list")
+def timers_list(
+    status: Annotated[str, typer.Option(help="scheduled, fired or cancelled.")] = "scheduled",
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+) -> None:
+    """Show timers in one status, soonest first."""
+    if status not in (timers.SCHEDULED, timers.FIRED, timers.CANCELLED):
+        err.print(f"error: status must be scheduled, fired or cancelled, got {status!r}")
+        raise typer.Exit(2)
+    sp = build()
+    with sp.db.read() as conn:
+        rows = conn.execute(
+            select(timers_table).where(timers_table.c.status == status)
+            .order_by(timers_table.c.fire_at, timers_table.c.id).limit(limit)
+        ).mappings().all()
+    sp.close()
+    table = Table(title=f"timers: {status}")
+    for column in ("id", "kind", "correlation key", "fire at", "leased by"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["id"]), row["kind"], row["correlation_key"], row["fire_at"].isoformat(timespec="seconds"),
+                      row["leased_by"] or "")
+    console.print(table)
+
+
+@timers_app.command("cancel")
+def timers_cancel(correlation_key: str) -> None:
+    """Cancel the scheduled timers with this correlation key."""
+    sp = build()
+    count = sp.db.write(lambda conn: timers.cancel(conn, correlation_key, sp.ctx.clock.now()))
+    sp.close()
+    console.print(f"{count} timer(s) cancelled")

@@ -1,0 +1,169 @@
+"""The worker: runs the outbox dispatcher, the timers and the housekeeping sweeps until told to stop.
+
+One per process. `stockpilot serve` embeds one (the SQLite default: API and worker in one process);
+`stockpilot worker` runs one alone (PostgreSQL scale-out: any number of them, sharing rows through leases and
+SKIP LOCKED). SIGTERM or SIGINT stops claiming, lets the current delivery finish, hands unstarted rows back and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.engine import make_url
+
+from stockpilot.bootstrap import Stockpilot
+from stockpilot.runtime import outbox, timers
+from stockpilot.runtime.metrics import RuntimeMetrics
+from stockpilot.runtime.signals import OUTBOX, TIMERS, PostgresListener, Signals
+
+log = logging.getLogger("stockpilot.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    worker_id: str = f"{socket.gethostname()}:{os.getpid()}"
+    poll_seconds: float = 1.0  # the safety net under wake-ups
+    batch: int = 100
+    lease_seconds: float = 60.0
+    expiry_sweep_seconds: float = 5.0
+
+
+class Worker:
+    def __init__(
+        self,
+        sp: Stockpilot,
+        *,
+        outbox_handlers: Mapping[str, outbox.Handler],
+        timer_handlers: Mapping[str, timers.TimerHandler] | None = None,
+        settings: WorkerSettings | None = None,
+        metrics: RuntimeMetrics | None = None,
+        backoff: outbox.Backoff | None = None,
+    ) -> None:
+        self.sp = sp
+        self.settings = settings or WorkerSettings()
+        self.metrics = metrics or RuntimeMetrics()
+        self.signals = Signals()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listener: PostgresListener | None = None
+        self.dispatcher = outbox.Dispatcher(
+            sp.db, sp.ctx.clock, {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()},
+            worker_id=self.settings.worker_id, lease_seconds=self.settings.lease_seconds, backoff=backoff,
+        )
+        self.timer_runner = timers.TimerRunner(
+            sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.sp.db.on_commit = self.signals.fire  # writes in this process wake us without a round trip
+        if not self.sp.db.is_sqlite:
+            dsn = make_url(self.sp.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = PostgresListener(dsn, self.signals, [OUTBOX, TIMERS])
+            self._listener.start()
+        for name, loop in (("outbox", self._outbox_loop), ("timers", self._timer_loop),
+                           ("housekeeping", self._housekeeping_loop)):
+            thread = threading.Thread(target=self._guarded(name, loop), name=f"worker-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("worker %s started", self.settings.worker_id)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        self.signals.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._listener:
+            self._listener.stop()
+        if self.sp.db.on_commit == self.signals.fire:
+            self.sp.db.on_commit = None
+        log.info("worker %s stopped", self.settings.worker_id)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run_until_signalled(self) -> None:
+        """Block until SIGTERM/SIGINT, then stop gracefully (main thread only)."""
+        done = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: done.set())
+        self.start()
+        done.wait()
+        self.stop()
+
+    # ---- loops ----------------------------------------------------------------------------------------
+    def _guarded(self, name: str, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            while not self.stopping:
+                try:
+                    loop()
+                except Exception:  # a database hiccup must not kill the worker: pause, then go on
+                    log.exception("worker loop %s failed; retrying", name)
+                    self._stopping.wait(1.0)
+
+        return run
+
+    def _outbox_loop(self) -> None:
+        while not self.stopping:
+            seen = self.signals.version(OUTBOX)
+            report = self.dispatcher.run_once(self.settings.batch, stop=lambda: self.stopping)
+            for outcome in ("delivered", "retried", "dead", "stale"):
+                if count := getattr(report, outcome):
+                    self.metrics.deliveries.labels(outcome).inc(count)
+            if report.claimed < self.settings.batch:
+                self.signals.wait(OUTBOX, seen, self.settings.poll_seconds)
+
+    def _timer_loop(self) -> None:
+        while not self.stopping:
+            seen = self.signals.version(TIMERS)
+            report = self.timer_runner.run_once(self.settings.batch)
+            for outcome in ("fired", "skipped", "failed"):
+                if count := getattr(report, outcome):
+                    self.metrics.timers.labels(outcome).inc(count)
+            for error in report.errors:
+                log.warning("%s", error)
+            if report.claimed < self.settings.batch:
+                self.signals.wait(TIMERS, seen, self._nap_until_next_timer())
+
+    def _nap_until_next_timer(self) -> float:
+        with self.sp.db.read() as conn:
+            due = timers.next_fire_at(conn)
+        if due is None:
+            return self.settings.poll_seconds
+        return min(self.settings.poll_seconds, max(0.0, (due - self.sp.ctx.clock.now()).total_seconds()))
+
+    def _housekeeping_loop(self) -> None:
+        # Reservation expiry is a sweep over an indexed column, not a timer row per hold: the reservations table
+        # already is the durable schedule, and buyers expire overdue holds inline, so this only keeps `reserved`
+        # honest for reports and channels.
+        while not self.stopping:
+            expired = self.sp.reservations.expire_due()
+            if expired:
+                self.metrics.expired.inc(expired)
+            self._stopping.wait(self.settings.expiry_sweep_seconds)
+
+    def _timed(self, topic: str, handler: outbox.Handler) -> outbox.Handler:
+        histogram = self.metrics.handler_seconds.labels(topic)
+        failures = self.metrics.handler_failures.labels(topic)
+
+        def timed(payload: dict, key: str) -> None:
+            started = time.perf_counter()
+            try:
+                handler(payload, key)
+            except Exception:
+                failures.inc()
+                raise
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return timed
