@@ -80,3 +80,25 @@ def test_worker_process_stops_cleanly_on_sigterm(db_url, sp):
     assert process.returncode == 0, output
     assert "stopped" in output
     assert max(receiver.raw.values()) == 1
+
+
+def test_worker_runs_event_consumers(sp):
+    from stockpilot.runtime.consumers import Consumer
+    from tests.integration.helpers import line, stock
+
+    seen: list[tuple[int, str]] = []
+    worker = Worker(sp, outbox_handlers={}, consumers=[Consumer("audit", lambda _conn, e: seen.append((e.id, e.kind)))],
+                    settings=WorkerSettings(worker_id="w1", poll_seconds=0.05, consumer_poll_seconds=0.05,
+                                            expiry_sweep_seconds=60))
+    stock(sp, "A", {"WH": 2})
+    worker.start()
+    try:
+        sp.reservations.reserve("c1", [line("A", 2)])
+        expected = [(e["id"], e["kind"]) for e in sp.stock.events(limit=1000)]
+        deadline = time.monotonic() + 30
+        while len(seen) < len(expected):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert seen == expected

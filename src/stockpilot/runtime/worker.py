@@ -1,4 +1,4 @@
-"""The worker: runs the outbox dispatcher, the timers and the housekeeping sweeps until told to stop.
+"""The worker: runs the outbox dispatcher, timers, event consumers and housekeeping until told to stop.
 
 One per process. `stockpilot serve` embeds one (the SQLite default: API and worker in one process);
 `stockpilot worker` runs one alone (PostgreSQL scale-out: any number of them, sharing rows through leases and
@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from stockpilot.bootstrap import Stockpilot
 from stockpilot.runtime import outbox, timers
+from stockpilot.runtime.consumers import Consumer, ConsumerRunner
 from stockpilot.runtime.metrics import RuntimeMetrics
 from stockpilot.runtime.signals import OUTBOX, TIMERS, PostgresListener, Signals
 
@@ -33,6 +34,7 @@ class WorkerSettings:
     batch: int = 100
     lease_seconds: float = 60.0
     expiry_sweep_seconds: float = 5.0
+    consumer_poll_seconds: float = 0.2
 
 
 class Worker:
@@ -42,6 +44,7 @@ class Worker:
         *,
         outbox_handlers: Mapping[str, outbox.Handler],
         timer_handlers: Mapping[str, timers.TimerHandler] | None = None,
+        consumers: list[Consumer] | None = None,
         settings: WorkerSettings | None = None,
         metrics: RuntimeMetrics | None = None,
         backoff: outbox.Backoff | None = None,
@@ -61,6 +64,10 @@ class Worker:
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
             lease_seconds=self.settings.lease_seconds,
         )
+        self.consumer_runner = ConsumerRunner(
+            sp.db, sp.ctx.clock, consumers or [], worker_id=self.settings.worker_id,
+            lease_seconds=self.settings.lease_seconds, batch=self.settings.batch,
+        ) if consumers else None
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -69,8 +76,11 @@ class Worker:
             dsn = make_url(self.sp.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
             self._listener = PostgresListener(dsn, self.signals, [OUTBOX, TIMERS])
             self._listener.start()
-        for name, loop in (("outbox", self._outbox_loop), ("timers", self._timer_loop),
-                           ("housekeeping", self._housekeeping_loop)):
+        loops = [("outbox", self._outbox_loop), ("timers", self._timer_loop),
+                 ("housekeeping", self._housekeeping_loop)]
+        if self.consumer_runner:
+            loops.append(("consumers", self._consumer_loop))
+        for name, loop in loops:
             thread = threading.Thread(target=self._guarded(name, loop), name=f"worker-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -141,6 +151,13 @@ class Worker:
         if due is None:
             return self.settings.poll_seconds
         return min(self.settings.poll_seconds, max(0.0, (due - self.sp.ctx.clock.now()).total_seconds()))
+
+    def _consumer_loop(self) -> None:
+        # Polls: waking on every domain event would add a NOTIFY to the reservation hot path.
+        assert self.consumer_runner is not None
+        while not self.stopping:
+            if self.consumer_runner.run_once() == 0:
+                self._stopping.wait(self.settings.consumer_poll_seconds)
 
     def _housekeeping_loop(self) -> None:
         # Reservation expiry is a sweep over an indexed column, not a timer row per hold: the reservations table

@@ -56,7 +56,9 @@ class Database:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
-            kwargs["pool_pre_ping"] = True
+            # No pre-ping: it costs a round trip per transaction; a dropped connection fails its transaction,
+            # SQLAlchemy discards it, and recycling keeps idle ones from outliving server-side timeouts.
+            kwargs["pool_recycle"] = 1800
         self.engine: Engine = create_engine(self.url, **kwargs)
         self._write_lock = threading.Lock() if self.is_sqlite else None
         # Called with the set of channels a committed write asked to wake (see request_wakeup).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -250,4 +251,25 @@ decisions = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_decisions_subject_id", "subject", "id"),
+)
+
+# Event consumers (runtime/consumers.py): one row per consumer with its position in `events` (the last event id it
+# has processed), a lease (leased_by, leased_until) so one runner works it at a time, the pending gap observation
+# (PostgreSQL: ids <= gap_upto still missing once the oldest running transaction id reaches gap_horizon are holes),
+# and the stuck state of a failing handler (failing_event_id, failures, last_error).
+consumer_positions = Table(
+    "consumer_positions",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("position", BigInteger, nullable=False, default=0),
+    Column("leased_by", String(128)),
+    Column("leased_until", UtcDateTime),
+    Column("gap_upto", BigInteger),
+    Column("gap_horizon", BigInteger),
+    Column("failing_event_id", BigInteger),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_error_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
