@@ -126,3 +126,18 @@ def test_metrics_count_reservations(seeded):
 def test_openapi_is_served(client):
     spec = client.get("/openapi.json").json()
     assert "/api/v1/reservations" in spec["paths"]
+
+
+def test_decisions_are_queryable_by_subject(sp, client):
+    from stockpilot.runtime import decisions
+
+    def work(conn):
+        decisions.record(conn, "TEE", "reorder", {"available": 0}, [{"supplier": "A"}, {"supplier": "B"}],
+                         {"supplier": "A"}, "shortest lead time", sp.ctx.clock.now())
+        decisions.record(conn, "MUG", "reorder", {}, [], None, "nothing to do", sp.ctx.clock.now())
+
+    sp.db.write(work)
+    page = client.get("/api/v1/decisions", params={"subject": "TEE"}).json()
+    assert [d["reason"] for d in page["items"]] == ["shortest lead time"]
+    assert page["items"][0]["options"] == [{"supplier": "A"}, {"supplier": "B"}]
+    assert client.get("/api/v1/decisions").status_code == 422

@@ -14,6 +14,7 @@ from stockpilot.domain.reservations import RequestedLine
 from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
 from stockpilot.entrypoints.api.metrics import ApiMetrics
+from stockpilot.runtime import decisions
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
@@ -175,3 +176,18 @@ def record_return(order_id: int, body: schemas.ReturnIn, request: Request) -> JS
             idempotency_key=body.idempotency_key, location=body.location, reason=body.reason,
         )
     )
+
+
+# ---- decisions ---------------------------------------------------------------------------------------
+@router.get("/decisions")
+def list_decisions(request: Request, subject: str = Query(min_length=1), after: int = Query(0, ge=0),
+                   limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
+    """Why did it do that? Every automated decision about `subject` (e.g. a SKU), oldest first."""
+    with _app(request).db.read() as conn:
+        found = decisions.list_for(conn, subject, after=after, limit=limit)
+    items = [
+        {"id": d.id, "subject": d.subject, "kind": d.kind, "inputs": d.inputs, "options": d.options,
+         "choice": d.choice, "reason": d.reason, "created_at": d.created_at.isoformat()}
+        for d in found
+    ]
+    return _json(_page(items, limit, "id"))
