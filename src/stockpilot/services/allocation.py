@@ -56,18 +56,20 @@ class Allocator:
         """Take `line.quantity` units or raise InsufficientStock; the caller's transaction is all-or-nothing."""
         self._line_no += 1
         policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
+        # An expired hold must never block a buyer, even when the expiry sweep lags behind. Free the SKU's
+        # overdue holds *before* taking: every expirer then locks reservation rows before stock rows (a failed
+        # guarded UPDATE that waited keeps its row lock on PostgreSQL, so expiring after a failed take could
+        # deadlock against a concurrent expirer), and a buyer that finds the holds already being expired waits
+        # for that transaction, then sees the freed units, instead of being refused while they are available.
+        self.expire_overdue(self.conn, sku.id, self.now)
         if location is not None:
             return self._place_at(line, sku, location, policy_floor)
         return self._place_routed(line, sku, policy_floor)
 
     def _place_at(self, line: RequestedLine, sku: SkuRef, location: LocationRef,
                   policy_floor: int | None) -> list[Placement]:
-        for attempt in range(2):
-            if self._take(sku, location, line.quantity, policy_floor):
-                return [Placement(sku, location, line.quantity)]
-            # An expired hold must never block a buyer, even when the expiry sweep lags behind.
-            if attempt == 0 and not self.expire_overdue(self.conn, sku.id, self.now):
-                break
+        if self._take(sku, location, line.quantity, policy_floor):
+            return [Placement(sku, location, line.quantity)]
         level = ledger.read_level(self.conn, sku.id, location.id)
         raise InsufficientStock(line.sku, line.quantity, level.available if level else 0, location.code)
 
@@ -75,20 +77,15 @@ class Allocator:
         options = catalog_store.routing_options(self.conn, sku.id)
         if not options:
             raise ValidationFailed("no locations exist yet: create one first")
-        for attempt in range(2):
-            ranked = rank_locations([LocationOption(ref.code, ref.priority, avail) for ref, avail in options])
-            by_code = {ref.code: ref for ref, _ in options}
-            # Whole line from one location first: fewest shipments.
-            for option in ranked:
-                if self._take(sku, by_code[option.code], line.quantity, 0):
-                    return [Placement(sku, by_code[option.code], line.quantity)]
-            split = self._split(line, sku, ranked, by_code)
-            if split:
-                return split
-            if attempt == 0 and self.expire_overdue(self.conn, sku.id, self.now):
-                options = catalog_store.routing_options(self.conn, sku.id)
-                continue
-            break
+        ranked = rank_locations([LocationOption(ref.code, ref.priority, avail) for ref, avail in options])
+        by_code = {ref.code: ref for ref, _ in options}
+        # Whole line from one location first: fewest shipments.
+        for option in ranked:
+            if self._take(sku, by_code[option.code], line.quantity, 0):
+                return [Placement(sku, by_code[option.code], line.quantity)]
+        split = self._split(line, sku, ranked, by_code)
+        if split:
+            return split
         if policy_floor != 0:
             primary = by_code[ranked[0].code]
             if self._take(sku, primary, line.quantity, policy_floor):

@@ -29,8 +29,11 @@ def finish(conn: Connection, reservation_id: int, status: ReservationStatus, now
     return True
 
 
-def expire_overdue_on_sku(conn: Connection, sku_id: int, now: datetime) -> int:
-    return sum(
-        finish(conn, rid, ReservationStatus.EXPIRED, now)
-        for rid in store.overdue_reservation_ids(conn, now, sku_id=sku_id)
-    )
+def expire_overdue_on_sku(conn: Connection, sku_id: int, now: datetime, *, batch: int = 100) -> int:
+    """Expire every overdue hold on one SKU (in batches: a buyer must not be blocked by the 101st)."""
+    expired = 0
+    while True:
+        ids = store.overdue_reservation_ids(conn, now, sku_id=sku_id, limit=batch)
+        expired += sum(finish(conn, rid, ReservationStatus.EXPIRED, now) for rid in ids)
+        if len(ids) < batch:
+            return expired

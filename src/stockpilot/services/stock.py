@@ -123,7 +123,16 @@ class StockService:
                 "replayed": False,
             }
 
-        return self.ctx.db.write(work)
+        try:
+            return self.ctx.db.write(work)
+        except IntegrityError:
+            # As in adjust(): a concurrent request with the same key won the insert; ours rolled back whole.
+            with self.ctx.db.read() as conn:
+                existing = history_store.movement_by_key(conn, f"{key}:out")
+                if existing is None:
+                    raise
+                return {"movements": [existing, history_store.movement_by_key(conn, f"{key}:in")],
+                        "replayed": True}
 
     def movements(self, *, sku: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         with self.ctx.db.read() as conn:

@@ -99,11 +99,29 @@ _LEVEL_SELECT = select(_sl.c.on_hand, _sl.c.committed, _sl.c.reserved, _sl.c.inc
 )
 
 _LEVEL_SELECT_FOR_UPDATE = _LEVEL_SELECT.with_for_update()  # SQLite: writers are already serialised
+# FOR NO KEY UPDATE: the same strength as the totals UPDATE takes, so it still lets rows referencing the SKU in.
+_SKU_LOCK = select(skus.c.id).where(skus.c.id == bindparam("p_sku")).with_for_update(key_share=True)
 _MOVEMENT_INSERT = insert(movements).returning(movements.c.id)
 _EVENT_INSERT = insert(events)
 
 
+def lock_sku(conn: Connection, sku_id: int) -> None:
+    """Lock order on PostgreSQL: a SKU's totals row before any of its level rows.
+
+    Every change of a level also updates the SKU's totals row, so writers of one SKU queue on that row anyway.
+    Taking it first makes the order the same for all of them. Without it, a transaction touching two locations
+    (split routing, transfer, releasing or committing a multi-location hold) holds level 1 and the totals and
+    then wants level 2, while a single take holds level 2 and wants the totals: a deadlock, which PostgreSQL
+    breaks only after deadlock_timeout. (A guarded UPDATE that waited and then failed its re-check also keeps
+    its row lock, so even refused takes left level locks behind in arbitrary order.) SQLite has one writer.
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(_SKU_LOCK, {"p_sku": sku_id})
+
+
 def read_level(conn: Connection, sku_id: int, location_id: int, *, for_update: bool = False) -> Levels | None:
+    if for_update:
+        lock_sku(conn, sku_id)
     stmt = _LEVEL_SELECT_FOR_UPDATE if for_update else _LEVEL_SELECT
     row = conn.execute(stmt, {"p_sku": sku_id, "p_loc": location_id}).first()
     return Levels(*row) if row else None
@@ -139,6 +157,7 @@ def apply(
     `floor` is the lowest `available` the change may leave (None: unguarded); it is only checked when the
     change lowers `available`. Buckets that decrease may never go below zero.
     """
+    lock_sku(conn, sku.id)
     guard_available = floor is not None and delta.available < 0
     stmt = _level_update(
         guard_available,

@@ -89,11 +89,16 @@ def reservation_line_rows(conn: Connection, reservation_id: int) -> list[dict[st
 
 def overdue_reservation_ids(conn: Connection, now: datetime, *, sku_id: int | None = None,
                             limit: int = 100) -> list[int]:
+    # Lock the whole batch up front, in one total order, before any level row is touched: two transactions
+    # expiring overlapping sets (a buyer of each SKU of the same multi-SKU carts) then queue on the first
+    # shared reservation instead of deadlocking on each other's level rows. After the wait, PostgreSQL
+    # re-checks the WHERE, so reservations another transaction just expired drop out. (SQLite: no-op.)
     stmt = (
         select(reservations.c.id)
         .where(reservations.c.status == "active", reservations.c.expires_at <= now)
-        .order_by(reservations.c.expires_at)
+        .order_by(reservations.c.expires_at, reservations.c.id)
         .limit(limit)
+        .with_for_update(of=reservations)
     )
     if sku_id is not None:
         stmt = stmt.where(
