@@ -104,6 +104,7 @@ class _Statements:
         self.level_for_update = q(_LEVEL + (" FOR UPDATE" if postgres else ""))
         # SQLAlchemy renders LIMIT ? OFFSET ? on SQLite (offset 0), LIMIT %s .. FOR UPDATE OF on PostgreSQL.
         self.overdue = q(_OVERDUE + (" FOR UPDATE OF reservations" if postgres else " OFFSET ?"))
+        self.overdue_any = q(_OVERDUE + ("" if postgres else " OFFSET ?"))  # lock-free, LIMIT 1
         self.level_versioned, self.versioned = q(_LEVEL_VERSIONED), q(_VERSIONED)
         self.sku_lock = q(_SKU_LOCK)
 
@@ -272,13 +273,17 @@ class Shape:
 
     expire_first: bool = False  # lazy expiry query before routing on every attempt (else: only after a refusal)
     lock_sku: bool = False  # PostgreSQL: SELECT the SKU row FOR NO KEY UPDATE before each level write or lock
+    # Routing read first; a visible shortfall with no overdue hold on the SKU (lock-free check) is refused before
+    # any lock; the split planner only runs with several locations.
+    refuse_early: bool = False
 
     def __str__(self) -> str:
-        return f"expire_first={self.expire_first}, lock_sku={self.lock_sku}"
+        return f"expire_first={self.expire_first}, lock_sku={self.lock_sku}, refuse_early={self.refuse_early}"
 
 
 # First match wins; on SQLite lock_sku changes nothing, so the shapes without it come first.
-SHAPES = [Shape(True, False), Shape(True, True), Shape(False, False), Shape(False, True)]
+SHAPES = [Shape(True, False, True), Shape(True, True, True),
+          Shape(True, False), Shape(True, True), Shape(False, False), Shape(False, True)]
 
 
 class GuardedSql(_Common):
@@ -314,10 +319,21 @@ class GuardedSql(_Common):
             cur.execute(st.sku_ref, (self.sku,))
             sku = cur.fetchone()
             sku_id = sku[0]
-            if self.shape.expire_first:
+            if self.shape.refuse_early:
+                cur.execute(st.routing, (0, sku_id))
+                options = cur.fetchall()
+                if sum(max(o[3], 0) for o in options) < 1:
+                    params: tuple[Any, ...] = ("active", ts, sku_id, 1)
+                    cur.execute(st.overdue_any, params if db.postgres else (*params, 0))
+                    if cur.fetchone() is None:
+                        db.rollback(cur)
+                        return False
                 self._overdue(ts, sku_id)
-            cur.execute(st.routing, (0, sku_id))
-            options = cur.fetchall()
+            else:
+                if self.shape.expire_first:
+                    self._overdue(ts, sku_id)
+                cur.execute(st.routing, (0, sku_id))
+                options = cur.fetchall()
             ranked = sorted(options, key=lambda o: (o[2], -o[3], o[1]))
             for location in ranked:
                 self._lock_sku(sku_id)
@@ -331,7 +347,8 @@ class GuardedSql(_Common):
                 cur.fetchone()
             # Refusal: the split planner locks and reads every level, lazy expiry looks for overdue holds,
             # and the error reports the available total.
-            for location in sorted(options, key=lambda o: o[0]):
+            for location in sorted(options, key=lambda o: o[0]) if len(options) > 1 or not self.shape.refuse_early \
+                    else []:
                 self._lock_sku(sku_id)
                 cur.execute(st.level_for_update, (sku_id, location[0]))
                 cur.fetchone()

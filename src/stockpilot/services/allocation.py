@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import catalog_store, ledger
+from stockpilot.adapters.db import reservation_store as store
 from stockpilot.adapters.db.ledger import LocationRef, SkuRef
 from stockpilot.domain.errors import InsufficientStock, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, availability_floor
@@ -56,6 +57,21 @@ class Allocator:
         """Take `line.quantity` units or raise InsufficientStock; the caller's transaction is all-or-nothing."""
         self._line_no += 1
         policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
+        options: list[tuple[LocationRef, int]] = []
+        if location is None:
+            options = catalog_store.routing_options(self.conn, sku.id)
+            if not options:
+                raise ValidationFailed("no locations exist yet: create one first")
+            visible = sum(max(available, 0) for _, available in options)
+        else:
+            level = ledger.read_level(self.conn, sku.id, location.id)
+            visible = level.available if level else 0
+        if policy_floor == 0 and visible < line.quantity and not store.has_overdue_on_sku(
+            self.conn, sku.id, self.now
+        ):
+            # Refused without taking a lock: this read is the committed state at this instant, and no overdue
+            # hold could free units, so the stock truly was not there. A sold-out SKU's traffic never queues.
+            raise InsufficientStock(line.sku, line.quantity, max(visible, 0), location.code if location else None)
         # An expired hold must never block a buyer, even when the expiry sweep lags behind. Free the SKU's
         # overdue holds *before* taking: every expirer then locks reservation rows before stock rows (a failed
         # guarded UPDATE that waited keeps its row lock on PostgreSQL, so expiring after a failed take could
@@ -64,7 +80,7 @@ class Allocator:
         self.expire_overdue(self.conn, sku.id, self.now)
         if location is not None:
             return self._place_at(line, sku, location, policy_floor)
-        return self._place_routed(line, sku, policy_floor)
+        return self._place_routed(line, sku, policy_floor, options)
 
     def _place_at(self, line: RequestedLine, sku: SkuRef, location: LocationRef,
                   policy_floor: int | None) -> list[Placement]:
@@ -73,17 +89,15 @@ class Allocator:
         level = ledger.read_level(self.conn, sku.id, location.id)
         raise InsufficientStock(line.sku, line.quantity, level.available if level else 0, location.code)
 
-    def _place_routed(self, line: RequestedLine, sku: SkuRef, policy_floor: int | None) -> list[Placement]:
-        options = catalog_store.routing_options(self.conn, sku.id)
-        if not options:
-            raise ValidationFailed("no locations exist yet: create one first")
+    def _place_routed(self, line: RequestedLine, sku: SkuRef, policy_floor: int | None,
+                      options: list[tuple[LocationRef, int]]) -> list[Placement]:
         ranked = rank_locations([LocationOption(ref.code, ref.priority, avail) for ref, avail in options])
         by_code = {ref.code: ref for ref, _ in options}
         # Whole line from one location first: fewest shipments.
         for option in ranked:
             if self._take(sku, by_code[option.code], line.quantity, 0):
                 return [Placement(sku, by_code[option.code], line.quantity)]
-        split = self._split(line, sku, ranked, by_code)
+        split = self._split(line, sku, ranked, by_code) if len(ranked) > 1 else []
         if split:
             return split
         if policy_floor != 0:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.ledger import LocationRef, SkuRef
 from stockpilot.adapters.db.tables import (
     locations,
@@ -20,21 +20,36 @@ from stockpilot.adapters.db.tables import (
 from stockpilot.domain.model import BackorderPolicy
 
 
+@cache
+def _claim_header(dialect: str, table_name: str) -> Any:
+    """INSERT .. ON CONFLICT (reference) DO NOTHING RETURNING id, built once per dialect: the hot path."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    table = reservations if table_name == "reservations" else orders
+    build = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        build(table)
+        .on_conflict_do_nothing(index_elements=[table.c.reference])
+        .returning(table.c.id)
+    )
+
+
 def claim_reference(conn: Connection, reference: str, source: str, expires_at: datetime,
                     now: datetime) -> int | None:
     """Insert the reservation header; None if the reference is taken (a replay, possibly concurrent)."""
-    stmt = (
-        insert_or_ignore(conn, reservations)
-        .values(reference=reference, status="active", source=source, expires_at=expires_at,
-                created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[reservations.c.reference])
-        .returning(reservations.c.id)
-    )
-    return conn.execute(stmt).scalar()
+    return conn.execute(
+        _claim_header(conn.dialect.name, "reservations"),
+        {"reference": reference, "status": "active", "source": source, "expires_at": expires_at,
+         "created_at": now, "updated_at": now},
+    ).scalar()
+
+
+_LINES_INSERT = insert(reservation_lines)
 
 
 def insert_reservation_lines(conn: Connection, reservation_id: int, lines: list[dict[str, int]]) -> None:
-    conn.execute(insert(reservation_lines), [{"reservation_id": reservation_id, **line} for line in lines])
+    conn.execute(_LINES_INSERT, [{"reservation_id": reservation_id, **line} for line in lines])
 
 
 _TRANSITION = (
@@ -87,38 +102,44 @@ def reservation_line_rows(conn: Connection, reservation_id: int) -> list[dict[st
     return [dict(r) for r in rows]
 
 
+_OVERDUE = (
+    select(reservations.c.id)
+    .where(reservations.c.status == "active", reservations.c.expires_at <= bindparam("p_now"))
+    .order_by(reservations.c.expires_at, reservations.c.id)
+    .limit(bindparam("p_limit"))
+)
+_ON_SKU = reservations.c.id.in_(
+    select(reservation_lines.c.reservation_id).where(reservation_lines.c.sku_id == bindparam("p_sku"))
+)
+# Lock the whole batch up front, in one total order, before any level row is touched: two transactions
+# expiring overlapping sets (a buyer of each SKU of the same multi-SKU carts) then queue on the first
+# shared reservation instead of deadlocking on each other's level rows. After the wait, PostgreSQL
+# re-checks the WHERE, so reservations another transaction just expired drop out. (SQLite: no-op.)
+_OVERDUE_LOCKED = _OVERDUE.with_for_update(of=reservations)
+_OVERDUE_ON_SKU_LOCKED = _OVERDUE.where(_ON_SKU).with_for_update(of=reservations)
+# Lock-free: "could expiring holds free anything for this SKU?" (a refusal checks this before any lock).
+_ANY_OVERDUE_ON_SKU = _OVERDUE.where(_ON_SKU).with_only_columns(reservations.c.id)
+
+
 def overdue_reservation_ids(conn: Connection, now: datetime, *, sku_id: int | None = None,
                             limit: int = 100) -> list[int]:
-    # Lock the whole batch up front, in one total order, before any level row is touched: two transactions
-    # expiring overlapping sets (a buyer of each SKU of the same multi-SKU carts) then queue on the first
-    # shared reservation instead of deadlocking on each other's level rows. After the wait, PostgreSQL
-    # re-checks the WHERE, so reservations another transaction just expired drop out. (SQLite: no-op.)
-    stmt = (
-        select(reservations.c.id)
-        .where(reservations.c.status == "active", reservations.c.expires_at <= now)
-        .order_by(reservations.c.expires_at, reservations.c.id)
-        .limit(limit)
-        .with_for_update(of=reservations)
-    )
-    if sku_id is not None:
-        stmt = stmt.where(
-            reservations.c.id.in_(
-                select(reservation_lines.c.reservation_id).where(reservation_lines.c.sku_id == sku_id)
-            )
-        )
-    return list(conn.execute(stmt).scalars().all())
+    stmt = _OVERDUE_LOCKED if sku_id is None else _OVERDUE_ON_SKU_LOCKED
+    params = {"p_now": now, "p_limit": limit, "p_sku": sku_id}
+    return list(conn.execute(stmt, params).scalars().all())
+
+
+def has_overdue_on_sku(conn: Connection, sku_id: int, now: datetime) -> bool:
+    """True if some active hold on the SKU is past its expiry (read without taking any lock)."""
+    return conn.execute(_ANY_OVERDUE_ON_SKU, {"p_now": now, "p_limit": 1, "p_sku": sku_id}).first() is not None
 
 
 def claim_order_reference(conn: Connection, reference: str, source: str, reservation_id: int | None,
                           now: datetime) -> int | None:
-    stmt = (
-        insert_or_ignore(conn, orders)
-        .values(reference=reference, status="open", source=source, reservation_id=reservation_id,
-                created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[orders.c.reference])
-        .returning(orders.c.id)
-    )
-    return conn.execute(stmt).scalar()
+    return conn.execute(
+        _claim_header(conn.dialect.name, "orders"),
+        {"reference": reference, "status": "open", "source": source, "reservation_id": reservation_id,
+         "created_at": now, "updated_at": now},
+    ).scalar()
 
 
 def insert_order_lines(conn: Connection, order_id: int, lines: list[dict[str, int]]) -> None:
