@@ -161,3 +161,21 @@ def test_product_fields_are_only_changed_when_given(sp):
     assert tuple(row) == ("Product", "Acme")
     with pytest.raises(ValidationFailed):
         sp.catalog.upsert_sku("A", {"low_stock_threshold": True})
+
+
+def test_a_reused_key_with_a_different_change_is_refused(sp):
+    stock(sp, "A", {"WH": 0})
+    sp.stock.adjust(sku="A", location="WH", delta=3, idempotency_key="k")
+    with pytest.raises(IdempotencyConflict):
+        sp.stock.adjust(sku="A", location="WH", delta=4, idempotency_key="k")
+    with pytest.raises(IdempotencyConflict):
+        sp.stock.adjust(sku="A", location="WH", on_hand=4, idempotency_key="k")
+    assert totals(sp, "A")["on_hand"] == 3
+
+
+def test_an_order_reference_reused_for_other_lines_is_refused(sp):
+    stock(sp, "A", {"WH": 5})
+    sp.orders.place("O-1", [line("A", 2)])
+    with pytest.raises(IdempotencyConflict):
+        sp.orders.place("O-1", [line("A", 3)])
+    assert totals(sp, "A")["committed"] == 2

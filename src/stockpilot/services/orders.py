@@ -70,7 +70,12 @@ class OrderService:
             if order_id is None:
                 existing = store.order_header(conn, reference=reference)
                 assert existing is not None
-                return describe_order(conn, existing["id"]), False
+                described = describe_order(conn, existing["id"])
+                if _units_per_sku(described["lines"]) != _units_per_sku(
+                    [{"sku": ln.sku, "quantity": ln.quantity} for ln in merged]
+                ):
+                    raise IdempotencyConflict(f"order reference {reference!r} was already used for different lines")
+                return described, False
             allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
                                   expire_overdue_on_sku)
             rows: list[dict[str, int]] = []
@@ -183,3 +188,10 @@ class OrderService:
             return describe_order(conn, order_id)
 
         return self.ctx.db.write(work)
+
+
+def _units_per_sku(lines: list[dict[str, Any]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line["sku"]] = totals.get(line["sku"], 0) + line["quantity"]
+    return totals

@@ -112,8 +112,12 @@ class ReservationService:
             header = self._header(conn, reservation_id)
             if header["status"] == ReservationStatus.COMMITTED:
                 raise Conflict(f"reservation {reservation_id} was committed into order {header['order_id']}")
-            if header["status"] == ReservationStatus.ACTIVE:
-                finish(conn, reservation_id, ReservationStatus.RELEASED, now)
+            if header["status"] == ReservationStatus.ACTIVE and not finish(
+                conn, reservation_id, ReservationStatus.RELEASED, now
+            ):
+                header = self._header(conn, reservation_id)  # lost a race: a commit may have won
+                if header["status"] == ReservationStatus.COMMITTED:
+                    raise Conflict(f"reservation {reservation_id} was committed into order {header['order_id']}")
             return self._describe(conn, reservation_id, now)
 
         return self.ctx.db.write(work)

@@ -59,7 +59,7 @@ class StockService:
         def work(conn: Connection) -> dict[str, Any]:
             existing = history_store.movement_by_key(conn, key)
             if existing is not None:
-                return _replay(existing, sku, location)
+                return _replay(existing, sku, location, movement_kind, delta)
             sku_ref = require_sku(conn, sku)
             loc_ref = require_location(conn, location)
             now = self.ctx.clock.now()
@@ -86,7 +86,7 @@ class StockService:
                 existing = history_store.movement_by_key(conn, key)
             if existing is None:
                 raise
-            result = _replay(existing, sku, location)
+            result = _replay(existing, sku, location, movement_kind, delta)
         return result, result.pop("replayed")
 
     def transfer(self, *, sku: str, from_location: str, to_location: str, quantity: int,
@@ -144,9 +144,19 @@ class StockService:
             return history_store.list_events(conn, after=after, limit=limit, sku=sku, kind=kind)
 
 
-def _replay(existing: dict[str, Any], sku: str, location: str) -> dict[str, Any]:
-    if existing["sku"] != sku or existing["location"] != location:
+def _replay(existing: dict[str, Any], sku: str, location: str, kind: MovementKind,
+            delta: int | None) -> dict[str, Any]:
+    """The earlier movement with this key, if the request is the same one; a different request is a conflict.
+
+    A counted `on_hand` cannot be compared (its stored delta depends on the level at that time): kind, SKU and
+    location must match.
+    """
+    same = existing["sku"] == sku and existing["location"] == location and existing["kind"] == kind.value
+    if same and delta is not None:
+        same = existing["delta"]["on_hand"] == delta
+    if not same:
         raise IdempotencyConflict(
-            f"idempotency key was already used for {existing['sku']} at {existing['location']}"
+            f"idempotency key was already used for a different change ({existing['kind']} "
+            f"{existing['delta']['on_hand']:+d} of {existing['sku']} at {existing['location']})"
         )
     return {**existing, "replayed": True}
