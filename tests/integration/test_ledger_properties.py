@@ -204,7 +204,7 @@ class LedgerMachine(RuleBasedStateMachine):
                                                    idempotency_key=key)
         assert not replayed and movement["delta"]["on_hand"] == delta
         self.model.on_hand[(sku, loc)] += delta
-        return (key, sku, loc, delta, movement["id"])
+        return (key, sku, loc, delta, movement["id"], kind)
 
     @rule(sku=sku_codes, loc=location_codes, counted=st.integers(0, 10))
     def count(self, sku: str, loc: str, counted: int) -> None:
@@ -213,11 +213,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model.on_hand[(sku, loc)] = counted
 
     @rule(entry=adjustments, same_place=st.booleans())
-    def replay_adjustment(self, entry: tuple[str, str, str, int, int], same_place: bool) -> None:
-        key, sku, loc, delta, movement_id = entry
+    def replay_adjustment(self, entry: tuple[str, str, str, int, int, str], same_place: bool) -> None:
+        key, sku, loc, delta, movement_id, kind = entry
         if same_place:
-            movement, replayed = self.app.stock.adjust(sku=sku, location=loc, delta=delta, idempotency_key=key)
+            movement, replayed = self.app.stock.adjust(sku=sku, location=loc, delta=delta, kind=kind,
+                                                       idempotency_key=key)
             assert replayed and movement["id"] == movement_id
+            # The same key for a different change is refused, never taken for a replay.
+            with pytest.raises(IdempotencyConflict):
+                self.app.stock.adjust(sku=sku, location=loc, delta=delta + 1 if delta != -1 else 1, kind="adjust",
+                                      idempotency_key=key)
         else:
             other = "wh2" if loc == "wh1" else "wh1"
             with pytest.raises(IdempotencyConflict):

@@ -22,7 +22,12 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                expected = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(expected)
+                if len(raw) < expected:  # the sender died mid-request: nothing was delivered
+                    self.close_connection = True
+                    return
+                body = json.loads(raw or b"{}")
                 key = self.headers.get("Idempotency-Key", "")
                 with receiver._lock:
                     if receiver.fail_first > 0:

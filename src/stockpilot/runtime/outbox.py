@@ -186,14 +186,17 @@ class Dispatcher:
     def run_once(self, limit: int = 100, *, stop: Callable[[], bool] | None = None) -> DispatchReport:
         """One pass: claim up to `limit` due rows and deliver them one by one.
 
-        If `stop()` turns true (graceful shutdown), the rows not yet started are handed back at once rather
-        than left leased until their lease runs out.
+        If `stop()` turns true (graceful shutdown), or half the lease is spent, the rows not yet started are
+        handed back at once rather than left leased until their lease runs out.
         """
         report = DispatchReport()
         claims = self.claim(limit)
         report.claimed = len(claims)
         for index, claim in enumerate(claims):
-            if stop is not None and stop():
+            # Start a row only while at least half of the batch's lease remains: a slow batch must not deliver
+            # rows whose lease has run out and that another worker may already have taken over.
+            lease_spent = self.clock.now() >= claim.lease_until - self.lease / 2
+            if lease_spent or (stop is not None and stop()):
                 report.released = self._release(claims[index:])
                 break
             handler = self.handlers.get(claim.topic)

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
@@ -27,9 +27,13 @@ from stockpilot.runtime.signals import OUTBOX, TIMERS, PostgresListener, Signals
 log = logging.getLogger("stockpilot.worker")
 
 
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
-    worker_id: str = f"{socket.gethostname()}:{os.getpid()}"
+    worker_id: str = field(default_factory=default_worker_id)  # per process, also after a fork
     poll_seconds: float = 1.0  # the safety net under wake-ups
     batch: int = 100
     lease_seconds: float = 60.0
@@ -150,7 +154,10 @@ class Worker:
             due = timers.next_fire_at(conn)
         if due is None:
             return self.settings.poll_seconds
-        return min(self.settings.poll_seconds, max(0.0, (due - self.sp.ctx.clock.now()).total_seconds()))
+        until_due = (due - self.sp.ctx.clock.now()).total_seconds()
+        # A timer already due that this pass did not fire is leased elsewhere or failing: wait a poll interval
+        # for it rather than spin.
+        return self.settings.poll_seconds if until_due <= 0 else min(self.settings.poll_seconds, until_due)
 
     def _consumer_loop(self) -> None:
         # Polls: waking on every domain event would add a NOTIFY to the reservation hot path.

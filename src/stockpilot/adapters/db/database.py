@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +60,7 @@ class Database:
             kwargs["pool_recycle"] = 1800
         self.engine: Engine = create_engine(self.url, **kwargs)
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._writer: Connection | None = None
         # Called with the set of channels a committed write asked to wake (see request_wakeup).
         self.on_commit: Callable[[set[str]], None] | None = None
         if self.is_sqlite:
@@ -74,11 +74,24 @@ class Database:
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:
-        with self._write_lock or contextlib.nullcontext(), self.engine.begin() as conn:
-            try:
-                yield conn
-            finally:
-                wake = conn.info.pop(_WAKE_KEY, None)
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                try:
+                    yield conn
+                finally:
+                    wake = conn.info.pop(_WAKE_KEY, None)
+        else:
+            # SQLite: the mutex admits one writer at a time, so one long-lived connection serves them all;
+            # skipping the pool's checkout, reset and return halves the cost of a short write transaction.
+            with self._write_lock:
+                if self._writer is None or self._writer.invalidated or self._writer.closed:
+                    self._writer = self.engine.connect()
+                conn = self._writer
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    wake = conn.info.pop(_WAKE_KEY, None)
         # Reached only after a successful commit: wake local workers for the work just made visible.
         if wake and self.on_commit is not None:
             self.on_commit(wake)
@@ -106,6 +119,11 @@ class Database:
         return code in _RETRYABLE_PG_CODES
 
     def dispose(self) -> None:
+        if self._write_lock is not None:
+            with self._write_lock:
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
         self.engine.dispose()
 
 

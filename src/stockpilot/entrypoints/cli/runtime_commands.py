@@ -24,6 +24,9 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Name in leases (default host:pid).")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
     poll_seconds: Annotated[float, typer.Option(help="Polling fallback under wake-ups.")] = 1.0,
+    lease_seconds: Annotated[float, typer.Option(help="How long a claim is ours; a dead worker's rows wait this "
+                                                      "long before another worker takes them.")] = 60.0,
+    batch: Annotated[int, typer.Option(help="Rows claimed per pass.")] = 100,
 ) -> None:
     """Run a worker: deliver the outbox, fire timers, sweep expired holds. Stops cleanly on SIGTERM."""
     import logging
@@ -32,14 +35,13 @@ def worker(
 
     from stockpilot.runtime.handlers import default_outbox_handlers, default_timer_handlers
     from stockpilot.runtime.metrics import RuntimeMetrics
-    from stockpilot.runtime.worker import Worker, WorkerSettings
+    from stockpilot.runtime.worker import Worker, WorkerSettings, default_worker_id
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sp = build()
-    defaults = WorkerSettings()
     settings = WorkerSettings(
-        worker_id=worker_id or defaults.worker_id, poll_seconds=poll_seconds,
-        expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds,
+        worker_id=worker_id or default_worker_id(), poll_seconds=poll_seconds, lease_seconds=lease_seconds,
+        batch=batch, expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds,
     )
     metrics = RuntimeMetrics()
     metrics.watch_queue(sp.db, sp.ctx.clock)
