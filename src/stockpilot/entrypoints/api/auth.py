@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
+    # async on purpose: a sync dependency costs every request a hop to the thread pool. Known tokens are
+    # answered from memory; only a first sight of a token reads the database (briefly, on the event loop).
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -13,6 +13,7 @@ from stockpilot.domain.errors import InsufficientStock
 from stockpilot.domain.reservations import RequestedLine
 from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
+from stockpilot.entrypoints.api.errors import error_response
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.runtime import decisions
 
@@ -116,9 +117,10 @@ def reserve(body: schemas.ReservationIn, request: Request) -> JSONResponse:
         reservation, created = _app(request).reservations.reserve(
             body.reference, _lines(body.lines), body.ttl_seconds, body.source
         )
-    except InsufficientStock:
+    except InsufficientStock as refused:
+        # The everyday answer of a sell-out: returned here rather than raised through the middleware stack.
         metrics.reservations.labels("insufficient_stock").inc()
-        raise
+        return error_response(409, refused.code, refused.detail, **refused.extra)
     finally:
         metrics.reservation_seconds.observe(time.perf_counter() - started)
     metrics.reservations.labels("created" if created else "replayed").inc()
