@@ -227,3 +227,26 @@ def test_concurrent_runners_fire_each_timer_exactly_once(db, clock):
             conn.execute(select(func.count()).select_from(tm.timers).where(tm.timers.c.status == "fired")).scalar_one()
             == n
         )
+
+
+def test_a_timer_that_keeps_failing_ends_dead_and_can_be_retried(db, clock):
+    timer_id = db.write(lambda conn: tm.schedule(conn, "broken", "k", clock.now(), {}, now=clock.now()))
+    calls = []
+
+    def broken(conn, payload):
+        calls.append(1)
+        if len(calls) <= 3:
+            raise RuntimeError("still broken")
+
+    runner = TimerRunner(db, clock, {"broken": broken}, worker_id="r1", lease_seconds=10, max_attempts=3)
+    for expected_dead in (0, 0, 1):
+        report = runner.run_once()
+        assert (report.failed, report.dead) == (1, expected_dead)
+        clock.advance(seconds=11)
+    with db.read() as conn:
+        dead = tm.get(conn, timer_id)
+    assert (dead.status, dead.attempts, dead.last_error) == ("dead", 3, "RuntimeError: still broken")
+    assert runner.run_once().claimed == 0  # dead timers are not retried on their own
+    assert db.write(lambda conn: tm.retry(conn, timer_id, clock.now()))
+    assert runner.run_once().fired == 1
+    assert not db.write(lambda conn: tm.discard(conn, timer_id))  # only dead ones can be discarded

@@ -34,6 +34,9 @@ TIMERS_CHANNEL = "stockpilot_timers"
 SCHEDULED = "scheduled"
 FIRED = "fired"
 CANCELLED = "cancelled"
+DEAD = "dead"  # its handler failed max_attempts times
+DISCARDED = "discarded"  # a dead timer an operator gave up on
+STATUSES = (SCHEDULED, FIRED, CANCELLED, DEAD, DISCARDED)
 
 TimerHandler = Callable[[Connection, dict[str, Any]], None]
 """Runs inside the transaction that marks the timer fired: (conn, payload)."""
@@ -52,6 +55,8 @@ class Timer:
     created_at: datetime
     fired_at: datetime | None
     cancelled_at: datetime | None
+    attempts: int
+    last_error: str | None
 
 
 def schedule(
@@ -105,6 +110,7 @@ class TimerReport:
     fired: int = 0
     skipped: int = 0  # cancelled or fired by someone else after we claimed it
     failed: int = 0  # handler raised (or no handler): rolled back, still scheduled
+    dead: int = 0  # failed for the max_attempts-th time: status dead
     errors: list[str] = field(default_factory=list)
 
 
@@ -121,12 +127,14 @@ class TimerRunner:
         *,
         worker_id: str,
         lease_seconds: float = 60.0,
+        max_attempts: int = 8,
     ) -> None:
         self.db = db
         self.clock = clock
         self.handlers = dict(handlers)
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
 
     def claim(self, limit: int = 100) -> list[Any]:
         now = self.clock.now()
@@ -147,20 +155,42 @@ class TimerRunner:
         for row in claimed:
             handler = self.handlers.get(row.kind)
             if handler is None:
-                report.failed += 1
-                report.errors.append(f"timer {row.id}: no handler for kind {row.kind!r}")
+                self._record_failure(row.id, f"no handler for kind {row.kind!r}", report)
                 continue
             try:
                 fired = self.db.write(lambda conn, row=row, handler=handler: self._fire(conn, row.id, handler))
             except Exception as exc:
-                report.failed += 1
-                report.errors.append(f"timer {row.id}: {type(exc).__name__}: {exc}")
+                self._record_failure(row.id, f"{type(exc).__name__}: {exc}", report)
                 continue
             if fired:
                 report.fired += 1
             else:
                 report.skipped += 1
         return report
+
+    def _record_failure(self, timer_id: int, error: str, report: TimerReport) -> None:
+        """Count a failed firing (in its own transaction, the firing one rolled back). The lease stays, so the
+        retry waits for it to run out; after `max_attempts` the timer is dead, for an operator to retry or discard."""
+        report.failed += 1
+        report.errors.append(f"timer {timer_id}: {error}")
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(
+                update(timers)
+                .where(timers.c.id == timer_id, timers.c.status == SCHEDULED, timers.c.leased_by == self.worker_id)
+                .values(attempts=timers.c.attempts + 1, last_error=error[:2000])
+                .returning(timers.c.attempts)
+            ).first()
+            if row is None or row.attempts < self.max_attempts:
+                return False
+            conn.execute(
+                update(timers).where(timers.c.id == timer_id)
+                .values(status=DEAD, leased_by=None, leased_until=None)
+            )
+            return True
+
+        if self.db.write(work):
+            report.dead += 1
 
     def _fire(self, conn: Connection, timer_id: int, handler: TimerHandler) -> bool:
         now = self.clock.now()
@@ -179,3 +209,18 @@ class TimerRunner:
 def next_fire_at(conn: Connection) -> datetime | None:
     """When the earliest scheduled timer is due (lets a runner sleep exactly until then)."""
     return conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == SCHEDULED)).scalar_one()
+
+
+def retry(conn: Connection, timer_id: int, now: datetime) -> bool:
+    """Schedule a dead timer again, due now, attempts reset."""
+    return conn.execute(
+        update(timers).where(timers.c.id == timer_id, timers.c.status == DEAD)
+        .values(status=SCHEDULED, attempts=0, fire_at=now, leased_by=None, leased_until=None)
+    ).rowcount == 1
+
+
+def discard(conn: Connection, timer_id: int) -> bool:
+    """Give up on a dead timer (kept, as `discarded`)."""
+    return conn.execute(
+        update(timers).where(timers.c.id == timer_id, timers.c.status == DEAD).values(status=DISCARDED)
+    ).rowcount == 1

@@ -234,6 +234,8 @@ timers = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("fired_at", UtcDateTime),
     Column("cancelled_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", Text),
     Index("ix_timers_status_fire_at", "status", "fire_at"),
     Index("ix_timers_correlation_key", "correlation_key"),
 )

@@ -110,12 +110,12 @@ def outbox_discard(outbox_id: int) -> None:
 
 @timers_app.command("list")
 def timers_list(
-    status: Annotated[str, typer.Option(help="scheduled, fired or cancelled.")] = "scheduled",
+    status: Annotated[str, typer.Option(help="scheduled, fired, cancelled, dead or discarded.")] = "scheduled",
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
 ) -> None:
     """Show timers in one status, soonest first."""
-    if status not in (timers.SCHEDULED, timers.FIRED, timers.CANCELLED):
-        err.print(f"error: status must be scheduled, fired or cancelled, got {status!r}")
+    if status not in timers.STATUSES:
+        err.print(f"error: status must be one of {', '.join(timers.STATUSES)}, got {status!r}")
         raise typer.Exit(2)
     sp = build()
     with sp.db.read() as conn:
@@ -125,11 +125,11 @@ def timers_list(
         ).mappings().all()
     sp.close()
     table = Table(title=f"timers: {status}")
-    for column in ("id", "kind", "correlation key", "fire at", "leased by"):
+    for column in ("id", "kind", "correlation key", "fire at", "leased by", "attempts", "last error"):
         table.add_column(column)
     for row in rows:
         table.add_row(str(row["id"]), row["kind"], row["correlation_key"], row["fire_at"].isoformat(timespec="seconds"),
-                      row["leased_by"] or "")
+                      row["leased_by"] or "", str(row["attempts"]), (row["last_error"] or "")[:80])
     console.print(table)
 
 
@@ -140,3 +140,27 @@ def timers_cancel(correlation_key: str) -> None:
     count = sp.db.write(lambda conn: timers.cancel(conn, correlation_key, sp.ctx.clock.now()))
     sp.close()
     console.print(f"{count} timer(s) cancelled")
+
+
+@timers_app.command("retry")
+def timers_retry(timer_id: int) -> None:
+    """Schedule a dead timer again, due now."""
+    sp = build()
+    done = sp.db.write(lambda conn: timers.retry(conn, timer_id, sp.ctx.clock.now()))
+    sp.close()
+    if not done:
+        err.print(f"error: timer {timer_id} is not dead (only dead timers can be retried)")
+        raise typer.Exit(1)
+    console.print(f"timer {timer_id} is scheduled again")
+
+
+@timers_app.command("discard")
+def timers_discard(timer_id: int) -> None:
+    """Give up on a dead timer."""
+    sp = build()
+    done = sp.db.write(lambda conn: timers.discard(conn, timer_id))
+    sp.close()
+    if not done:
+        err.print(f"error: timer {timer_id} is not dead (only dead timers can be discarded)")
+        raise typer.Exit(1)
+    console.print(f"timer {timer_id} discarded")
