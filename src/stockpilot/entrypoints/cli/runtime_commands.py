@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from stockpilot.adapters.db.tables import timers as timers_table
+from stockpilot.adapters.system_clock import SystemClock
 from stockpilot.bootstrap import build
 from stockpilot.runtime import outbox, timers
+
+
+def utc_now() -> datetime:
+    return SystemClock().now()
+
 
 outbox_app = typer.Typer(help="The outbox: commands to the outside world and their delivery.", no_args_is_help=True)
 timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
@@ -87,25 +95,13 @@ def outbox_list(
 @outbox_app.command("retry")
 def outbox_retry(outbox_id: int) -> None:
     """Send a dead row again (attempts reset)."""
-    sp = build()
-    done = sp.db.write(lambda conn: outbox.retry(conn, outbox_id, sp.ctx.clock.now()))
-    sp.close()
-    if not done:
-        err.print(f"error: outbox row {outbox_id} is not dead (only dead rows can be retried)")
-        raise typer.Exit(1)
-    console.print(f"outbox row {outbox_id} is pending again")
+    _act_on_dead("outbox row", outbox_id, lambda conn: outbox.retry(conn, outbox_id, utc_now()), "is pending again")
 
 
 @outbox_app.command("discard")
 def outbox_discard(outbox_id: int) -> None:
     """Give up on a dead row (kept as `discarded`, so its key cannot be sent again)."""
-    sp = build()
-    done = sp.db.write(lambda conn: outbox.discard(conn, outbox_id))
-    sp.close()
-    if not done:
-        err.print(f"error: outbox row {outbox_id} is not dead (only dead rows can be discarded)")
-        raise typer.Exit(1)
-    console.print(f"outbox row {outbox_id} discarded")
+    _act_on_dead("outbox row", outbox_id, lambda conn: outbox.discard(conn, outbox_id), "discarded")
 
 
 @timers_app.command("list")
@@ -145,22 +141,21 @@ def timers_cancel(correlation_key: str) -> None:
 @timers_app.command("retry")
 def timers_retry(timer_id: int) -> None:
     """Schedule a dead timer again, due now."""
-    sp = build()
-    done = sp.db.write(lambda conn: timers.retry(conn, timer_id, sp.ctx.clock.now()))
-    sp.close()
-    if not done:
-        err.print(f"error: timer {timer_id} is not dead (only dead timers can be retried)")
-        raise typer.Exit(1)
-    console.print(f"timer {timer_id} is scheduled again")
+    _act_on_dead("timer", timer_id, lambda conn: timers.retry(conn, timer_id, utc_now()), "is scheduled again")
 
 
 @timers_app.command("discard")
 def timers_discard(timer_id: int) -> None:
     """Give up on a dead timer."""
+    _act_on_dead("timer", timer_id, lambda conn: timers.discard(conn, timer_id), "discarded")
+
+
+def _act_on_dead(what: str, row_id: int, action: Callable[[Connection], bool], done: str) -> None:
+    """Run an operator action that applies to dead rows only, and say plainly when it did not apply."""
     sp = build()
-    done = sp.db.write(lambda conn: timers.discard(conn, timer_id))
+    applied = sp.db.write(action)
     sp.close()
-    if not done:
-        err.print(f"error: timer {timer_id} is not dead (only dead timers can be discarded)")
+    if not applied:
+        err.print(f"error: {what} {row_id} is not dead (only dead ones can be retried or discarded)")
         raise typer.Exit(1)
-    console.print(f"timer {timer_id} discarded")
+    console.print(f"{what} {row_id} {done}")
