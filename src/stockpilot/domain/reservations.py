@@ -43,3 +43,11 @@ def merge_lines(lines: Iterable[RequestedLine]) -> list[RequestedLine]:
 def rank_locations(options: Sequence[LocationOption]) -> list[LocationOption]:
     """Routing order: lowest priority number first, then the most available, then code for determinism."""
     return sorted(options, key=lambda o: (o.priority, -o.available, o.code))
+
+
+def units_per_sku(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Total units per SKU over (sku, quantity) pairs: how a replay is compared with what was first asked."""
+    totals: dict[str, int] = {}
+    for sku, quantity in lines:
+        totals[sku] = totals.get(sku, 0) + quantity
+    return totals

@@ -11,7 +11,7 @@ from stockpilot.adapters.db import history_store, ledger
 from stockpilot.adapters.db import reservation_store as store
 from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, OrderStatus
-from stockpilot.domain.reservations import RequestedLine, merge_lines
+from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
 from stockpilot.services.allocation import Allocator
 from stockpilot.services.context import Context
 from stockpilot.services.expiry import expire_overdue_on_sku
@@ -71,8 +71,8 @@ class OrderService:
                 existing = store.order_header(conn, reference=reference)
                 assert existing is not None
                 described = describe_order(conn, existing["id"])
-                if _units_per_sku(described["lines"]) != _units_per_sku(
-                    [{"sku": ln.sku, "quantity": ln.quantity} for ln in merged]
+                if units_per_sku((ln["sku"], ln["quantity"]) for ln in described["lines"]) != units_per_sku(
+                    (ln.sku, ln.quantity) for ln in merged
                 ):
                     raise IdempotencyConflict(f"order reference {reference!r} was already used for different lines")
                 return described, False
@@ -188,10 +188,3 @@ class OrderService:
             return describe_order(conn, order_id)
 
         return self.ctx.db.write(work)
-
-
-def _units_per_sku(lines: list[dict[str, Any]]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line["sku"]] = totals.get(line["sku"], 0) + line["quantity"]
-    return totals

@@ -17,7 +17,7 @@ from stockpilot.domain.errors import (
     ValidationFailed,
 )
 from stockpilot.domain.model import Delta, MovementKind, ReservationStatus
-from stockpilot.domain.reservations import RequestedLine, merge_lines
+from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
 from stockpilot.services.allocation import Allocator
 from stockpilot.services.context import Context
 from stockpilot.services.expiry import expire_overdue_on_sku, finish
@@ -71,8 +71,8 @@ class ReservationService:
         header = store.reservation_header(conn, reference=reference)
         assert header is not None
         described = self._describe(conn, header["id"], now)
-        asked = {(line.sku, line.quantity) for line in _per_sku(merged)}
-        held = {(sku, qty) for sku, qty in _held_per_sku(described["lines"]).items()}
+        asked = units_per_sku((line.sku, line.quantity) for line in merged)
+        held = units_per_sku((line["sku"], line["quantity"]) for line in described["lines"])
         if asked != held:
             raise IdempotencyConflict(f"reference {reference!r} was already used for different lines")
         return described
@@ -217,17 +217,3 @@ class ReservationService:
                 f"ttl_seconds must be between 1 and {self.ctx.settings.max_reservation_ttl_seconds}, got {ttl}"
             )
         return ttl
-
-
-def _per_sku(lines: list[RequestedLine]) -> list[RequestedLine]:
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
-    return [RequestedLine(sku, qty) for sku, qty in totals.items()]
-
-
-def _held_per_sku(lines: list[dict[str, Any]]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line["sku"]] = totals.get(line["sku"], 0) + line["quantity"]
-    return totals
