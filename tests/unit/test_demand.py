@@ -241,3 +241,22 @@ def test_estimate_is_never_negative_and_zero_without_demand():
     rng = np.random.default_rng(5)
     b = estimate_batch(np.where(rng.random((500, 200)) < 0.3, rng.poisson(2, (500, 200)), 0).astype(float))
     assert (b.mean_daily >= 0).all() and (b.std_daily >= 0).all()
+
+
+def test_tsb_can_be_chosen_and_history_is_not_modified():
+    history = np.array([[math.nan] * 5 + [0, 0, 6, 0, 2, 0, 0, 0, 0, 4] * 4])
+    before = history.copy()
+    e = estimate_batch(history, config=DemandConfig(intermittent_method="tsb", min_observations=10)).row(0)
+    assert e.method is DemandMethod.TSB and e.observations == 40
+    assert np.array_equal(history, before, equal_nan=True)
+
+
+def test_estimate_as_dict_is_json_ready():
+    import json
+
+    d = estimate_demand([math.nan] * 3).as_dict()
+    assert d["demand_class"] == "no_history" and d["adi"] is None
+    json.dumps(d)
+    b = estimate_batch(np.array([[5.0] * 40, [0.0] * 40]))
+    assert b.class_names().tolist() == ["smooth", "no_demand"]
+    assert b.method_names().tolist() == ["ewma", "none"]

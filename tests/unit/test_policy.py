@@ -10,6 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stockpilot.domain.abc_analysis import (
+    DEFAULT_CLASS_SERVICE,
+    abc_classes,
+    abc_classes_batch,
+    class_service_levels,
+    service_levels,
+)
 from stockpilot.domain.coverage import (
     OpenPO,
     at_risk,
@@ -21,11 +28,9 @@ from stockpilot.domain.coverage import (
 )
 from stockpilot.domain.demand import estimate_batch
 from stockpilot.domain.policy import (
-    DEFAULT_CLASS_SERVICE,
     ManualMinMax,
     PolicyMethod,
     SupplyTerms,
-    abc_classes,
     eoq,
     naive_batch,
     naive_policy,
@@ -35,9 +40,9 @@ from stockpilot.domain.policy import (
     round_order_quantities,
     round_order_quantity,
     safety_stock,
-    service_levels,
     should_reorder,
     z_score,
+    z_scores,
 )
 
 TODAY = date(2024, 6, 1)
@@ -49,6 +54,11 @@ def test_z_scores():
     assert z_score(0.5) == pytest.approx(0.0)
     with pytest.raises(ValueError):
         z_score(1.0)
+    assert np.isnan(z_scores(np.array([0.95, np.nan]))).tolist() == [False, True]
+    # a manual row needs no service level
+    b = policy_batch([1.0, 1.0], [1.0, 1.0], lead_time_days=5, service_level=[0.95, np.nan],
+                     manual_min=[np.nan, 2], manual_max=[np.nan, 9], available=0)
+    assert b.result(1).method is PolicyMethod.MANUAL_MINMAX and b.result(1).order_quantity == 9
 
 
 def test_safety_stock_and_reorder_point_by_hand():
@@ -127,6 +137,8 @@ def test_capacity_cap_is_reported():
     r = plan_reorder(5, 2, terms, available=20, incoming=10)
     assert r.capped and r.order_quantity == 120 and r.need > 120
     assert any("capacity" in line for line in r.reasons)
+    d = r.as_dict()
+    assert d["method"] == "stockpilot" and d["capped"] is True and d["eoq"] is None
 
 
 def test_manual_min_max_overrides_everything():
@@ -217,6 +229,10 @@ def test_abc_classes_and_service_levels():
     assert DEFAULT_CLASS_SERVICE == {"A": 0.98, "B": 0.95, "C": 0.90}
     assert abc_classes({"only": 1.0, "zero": 0.0}) == {"only": "A", "zero": "C"}
     assert abc_classes({"x": 0.0}) == {"x": "C"}
+    assert abc_classes({"b": 5.0, "a": 5.0, "c": 1.0}, a_share=0.4) == {"a": "A", "b": "B", "c": "C"}  # tie by code
+    batch = abc_classes_batch(np.array([5.0, 100, 10, 30, 50, 5]))
+    assert batch.tolist() == ["C", "A", "B", "A", "A", "C"]
+    assert class_service_levels(batch).tolist() == [0.9, 0.98, 0.95, 0.98, 0.98, 0.9]
 
 
 # ---- forecast view -------------------------------------------------------------------------------------------

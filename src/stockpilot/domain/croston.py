@@ -53,42 +53,58 @@ def croston_family(
     max(mse_alpha, 1/n)) so its first values are not biased by an arbitrary start.
     """
     method = CrostonMethod(method)
-    x = np.ascontiguousarray(np.asarray(history, dtype=np.float64).T)  # (days, skus): each day contiguous
+    x = np.asarray(history, dtype=np.float64).T.copy()  # (days, skus): each day contiguous; ours to modify
     n = x.shape[1]
-    valid_all = ~np.isnan(x)
+    nan = np.isnan(x)
+    valid_all = None
+    if nan.any():
+        valid_all = (~nan).astype(np.float64)
+        x[nan] = 0.0
     size = np.zeros(n)
     level = np.zeros(n)  # interval (Croston/SBA) or probability (TSB)
     since = np.zeros(n)  # observed days since the last demand, counting the current one
     mse = np.zeros(n)
     errors = np.zeros(n)
     forecast = np.zeros(n)
-    started = np.zeros(n, dtype=bool)
+    started = np.zeros(n)  # 0/1 floats: masks as multipliers keep each step to a few in-place passes
     factor = 1.0 - alpha / 2.0 if method is CrostonMethod.SBA else 1.0
     tsb = method is CrostonMethod.TSB
+    err = np.empty(n)
+    gain = np.empty(n)
+    demand = np.empty(n)
 
     for t in range(x.shape[0]):
-        valid = valid_all[t]
-        demand_t = np.where(valid, x[t], 0.0)
-        checked = valid & started
-        if checked.any():
-            errors += checked
-            weight = np.maximum(mse_alpha, 1.0 / np.maximum(errors, 1.0))
-            err2 = (demand_t - forecast) ** 2
-            mse += np.where(checked, weight * (err2 - mse), 0.0)
-        since += valid
-        demand = demand_t > 0.0
-        first = demand & ~started
-        later = demand & started
-        size = np.where(first, demand_t, np.where(later, size + alpha * (demand_t - size), size))
+        xt = x[t]
+        checked = started if valid_all is None else started * valid_all[t]
+        # smoothed MSE of the one-step-ahead error: weight max(mse_alpha, 1/n), applied where checked
+        errors += checked
+        np.subtract(xt, forecast, out=err)
+        err *= err
+        err -= mse
+        err *= np.maximum(mse_alpha, 1.0 / np.maximum(errors, 1.0))
+        err *= checked
+        mse += err
+        since += 1.0 if valid_all is None else valid_all[t]
+        np.greater(xt, 0.0, out=demand)
+        # gain: 1 at a SKU's first demand (take the value), alpha at later demands, 0 otherwise
+        np.multiply(started, alpha - 1.0, out=gain)
+        gain += 1.0
+        gain *= demand
+        size += gain * (xt - size)
         if tsb:
-            level = np.where(first, 1.0 / np.maximum(since, 1.0), level)
-            level = np.where(checked, level + beta * (demand - level), level)
+            level += demand * (1.0 - started) * (1.0 / np.maximum(since, 1.0) - level)
+            level += beta * checked * (demand - level)
         else:
-            level = np.where(first, since, np.where(later, level + alpha * (since - level), level))
-        since = np.where(demand, 0.0, since)
-        started |= demand
-        forecast = level * size if tsb else np.where(started, factor * size / np.where(started, level, 1.0), 0.0)
+            level += gain * (since - level)
+        since *= 1.0 - demand
+        np.maximum(started, demand, out=started)
+        if tsb:
+            np.multiply(level, size, out=forecast)
+        else:
+            np.divide(size, np.where(level > 0, level, 1.0), out=forecast)
+            forecast *= factor
 
+    started = started > 0
     interval = np.where(started, 1.0 / np.where(level > 0, level, np.nan), np.nan) if tsb else np.where(
         started, level, np.nan
     )

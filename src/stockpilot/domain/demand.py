@@ -33,6 +33,7 @@ import numpy as np
 
 from stockpilot.domain.croston import CrostonMethod, croston_family
 from stockpilot.domain.demand_events import PlannedEvent, event_factors
+from stockpilot.domain.demand_window import window_stats
 
 
 class DemandClass(StrEnum):
@@ -134,6 +135,10 @@ class DemandEstimate:
             out.append(f"planned events: forecast x{self.event_factor:.3f}")
         return tuple(out)
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready figures (non-finite numbers as None) for a decision log's inputs."""
+        return {name: _json_value(getattr(self, name)) for name in self.__dataclass_fields__ if name != "config"}
+
 
 @dataclass(frozen=True, slots=True)
 class DemandBatch:
@@ -180,6 +185,20 @@ class DemandBatch:
     def is_class(self, demand_class: DemandClass | str) -> np.ndarray:
         return self.class_code == _C[DemandClass(demand_class)]
 
+    def class_names(self) -> np.ndarray:
+        return np.array([c.value for c in CLASSES])[self.class_code]
+
+    def method_names(self) -> np.ndarray:
+        return np.array([m.value for m in METHODS])[self.method_code]
+
+
+def _json_value(v: object) -> object:
+    if isinstance(v, StrEnum):
+        return v.value
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
 
 def estimate_demand(
     history: Sequence[float] | np.ndarray,
@@ -212,113 +231,60 @@ def estimate_batch(
     hist = np.asarray(history)
     if hist.ndim != 2:
         raise ValueError("history must be 2-D: rows = SKUs, columns = days (oldest first)")
+    c = config
     n = hist.shape[0]
-    out = {name: np.empty(n) for name in (
-        "mean_daily", "std_daily", "recent_velocity", "long_velocity", "adi", "cv2", "base_mean_daily",
-        "base_std_daily")}
-    out |= {"method_code": np.empty(n, np.int8), "class_code": np.empty(n, np.int8),
-            "surge": np.empty(n, bool), "observations": np.empty(n, np.int64), "demand_days": np.empty(n, np.int64)}
-    step = max(1, config.chunk_rows)
-    for lo in range(0, n, step):
-        _estimate_chunk(np.asarray(hist[lo:lo + step], dtype=np.float64), config, out, slice(lo, lo + step))
-
-    if events:
-        if today is None or horizon_days is None:
-            raise ValueError("planned events need today and horizon_days")
-        factor = event_factors(events, today=today, horizon_days=horizon_days, n_rows=n, event_rows=event_rows)
-        out["mean_daily"] *= factor
-        out["std_daily"] *= factor
-    else:
-        factor = np.ones(n)
-    return DemandBatch(event_factor=factor, config=config, **out)
-
-
-def _ew_weights(days: int, half_life: float) -> np.ndarray:
-    """Weights oldest first: the most recent day weighs 1, a day `half_life` older weighs 1/2."""
-    age = np.arange(days - 1, -1, -1, dtype=np.float64)
-    return np.power(0.5, age / half_life)
-
-
-def _estimate_chunk(x: np.ndarray, c: DemandConfig, out: dict[str, np.ndarray], rows: slice) -> None:
-    nan = np.isnan(x)
-    has_nan = bool(nan.any())
-    x0 = np.where(nan, 0.0, x) if has_nan else x
-    valid = (~nan).astype(np.float64) if has_nan else None
-
-    def count(cols: slice) -> np.ndarray:
-        return valid[:, cols].sum(axis=1) if valid is not None else np.full(x.shape[0], float(len(range(
-            *cols.indices(x.shape[1])))))
+    st = window_stats(hist, window_days=c.window_days, half_life_days=c.half_life_days,
+                      recent_days=c.surge_window_days, chunk_rows=c.chunk_rows)
+    obs, k = st.observations, st.demand_days
 
     # 1. classification over the whole history (zeros add nothing to the sums of sizes)
-    obs = count(slice(None))
-    sale = x0 > 0.0
-    k = sale.sum(axis=1).astype(np.float64)
-    s1 = x0.sum(axis=1)
-    s2 = np.einsum("ij,ij->i", x0, x0)
     with np.errstate(divide="ignore", invalid="ignore"):
         adi = np.where(k > 0, obs / k, np.inf)
-        mean_nz = np.where(k > 0, s1 / k, 0.0)
-        cv2 = np.where(k > 0, np.maximum(s2 / k - mean_nz**2, 0.0) / np.where(mean_nz > 0, mean_nz, 1.0) ** 2, np.nan)
-    long_adi = adi >= c.adi_cutoff
-    long_cv = cv2 >= c.cv2_cutoff
+        mean_nz = np.where(k > 0, st.total / k, 1.0)
+        cv2 = np.where(k > 0, np.maximum(st.total_sq / k - mean_nz**2, 0.0) / mean_nz**2, np.nan)
+    long_adi, long_cv = adi >= c.adi_cutoff, cv2 >= c.cv2_cutoff
     cls = np.where(long_adi, np.where(long_cv, _C[DemandClass.LUMPY], _C[DemandClass.INTERMITTENT]),
                    np.where(long_cv, _C[DemandClass.ERRATIC], _C[DemandClass.SMOOTH])).astype(np.int8)
     cls[k == 0] = _C[DemandClass.NO_DEMAND]
     cls[obs < c.min_observations] = _C[DemandClass.NEW]
     cls[obs == 0] = _C[DemandClass.NO_HISTORY]
 
-    # 2a. exponentially weighted mean and spread over the window (reliability-weighted unbiased variance)
-    w_days = min(c.window_days, x.shape[1])
-    win = slice(x.shape[1] - w_days, None)
-    w = _ew_weights(w_days, c.half_life_days)
-    xw = x0[:, win]
-    if valid is not None:
-        v1, v2 = valid[:, win] @ w, valid[:, win] @ (w * w)
-    else:
-        v1, v2 = np.full(x.shape[0], w.sum()), np.full(x.shape[0], (w * w).sum())
-    m1 = xw @ w
-    m2 = (xw * xw) @ w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ew_mean = np.where(v1 > 0, m1 / v1, 0.0)
-        denom = v1 - v2 / np.where(v1 > 0, v1, 1.0)
-        ew_var = np.where(denom > 1e-12, (m2 - v1 * ew_mean**2) / np.where(denom > 1e-12, denom, 1.0), 0.0)
-    mean = ew_mean
-    std = np.sqrt(np.maximum(ew_var, 0.0))
-    method = np.full(x.shape[0], _M[DemandMethod.EWMA], np.int8)
-
-    # 2b. Croston family for the intermittent and lumpy rows only
-    inter = (cls == _C[DemandClass.INTERMITTENT]) | (cls == _C[DemandClass.LUMPY])
-    if inter.any():
-        mse_alpha = 1.0 - 0.5 ** (1.0 / c.mse_half_life_days)
-        cr = croston_family(x[inter], method=c.intermittent_method, alpha=c.alpha, beta=c.beta, mse_alpha=mse_alpha)
-        mean[inter] = cr.forecast
-        std[inter] = np.where(np.isnan(cr.mse), std[inter], np.sqrt(cr.mse))
-        method[inter] = _M[DemandMethod(c.intermittent_method.value)]
+    # 2. exponentially weighted window for all; Croston family for intermittent and lumpy rows, in blocks
+    mean, std = st.ew_mean.copy(), st.ew_std.copy()
+    method = np.full(n, _M[DemandMethod.EWMA], np.int8)
+    inter = np.flatnonzero((cls == _C[DemandClass.INTERMITTENT]) | (cls == _C[DemandClass.LUMPY]))
+    mse_alpha = 1.0 - 0.5 ** (1.0 / c.mse_half_life_days)
+    step = max(1, c.chunk_rows)
+    for lo in range(0, inter.size, step):
+        rows = inter[lo:lo + step]
+        cr = croston_family(hist[rows], method=c.intermittent_method, alpha=c.alpha, beta=c.beta, mse_alpha=mse_alpha)
+        mean[rows] = cr.forecast
+        std[rows] = np.where(np.isnan(cr.mse), std[rows], np.sqrt(cr.mse))
+    method[inter] = _M[DemandMethod(CrostonMethod(c.intermittent_method).value)]
     none = (cls == _C[DemandClass.NO_HISTORY]) | (cls == _C[DemandClass.NO_DEMAND])
     mean[none], std[none], method[none] = 0.0, 0.0, _M[DemandMethod.NONE]
 
-    # 3. surge: recent velocity against the long window's
-    r_days = min(c.surge_window_days, x.shape[1])
-    rec = slice(x.shape[1] - r_days, None)
-    r_obs, l_obs = count(rec), count(win)
-    r_units = x0[:, rec].sum(axis=1)
-    before = slice(0, x.shape[1] - r_days)  # every observed day before the recent ones: the noise baseline
-    b_obs = count(before)
-    b_units = x0[:, before].sum(axis=1)
-    b_sq = np.einsum("ij,ij->i", x0[:, before], x0[:, before])
+    # 3. surge: recent velocity against the long window's, and beyond the noise of the days before
     with np.errstate(divide="ignore", invalid="ignore"):
-        recent = np.where(r_obs > 0, r_units / r_obs, 0.0)
-        long = np.where(l_obs > 0, xw.sum(axis=1) / l_obs, 0.0)
-        b_mean = np.where(b_obs > 0, b_units / b_obs, 0.0)
-        b_std = np.sqrt(np.maximum(np.where(b_obs > 1, (b_sq - b_obs * b_mean**2) / (b_obs - 1), 0.0), 0.0))
-        surge = ((r_units >= c.surge_min_units) & (sale[:, rec].sum(axis=1) >= c.surge_min_days)
+        recent = np.where(st.recent_obs > 0, st.recent_units / st.recent_obs, 0.0)
+        long = np.where(st.window_obs > 0, st.window_units / st.window_obs, 0.0)
+        surge = ((st.recent_units >= c.surge_min_units) & (st.recent_demand_days >= c.surge_min_days)
                  & (recent >= c.surge_ratio * long) & (recent > mean)
-                 & (r_units >= r_obs * b_mean + c.surge_z * np.sqrt(r_obs) * b_std))
+                 & (st.recent_units >= st.recent_obs * st.before_mean
+                    + c.surge_z * np.sqrt(st.recent_obs) * st.before_std))
         lift = np.where(surge & (mean > 0), recent / np.where(mean > 0, mean, 1.0), 1.0)
-    out["base_mean_daily"][rows], out["base_std_daily"][rows] = mean, std
-    out["mean_daily"][rows] = np.where(surge, recent, mean)
-    out["std_daily"][rows] = np.where(surge & (mean <= 0), np.sqrt(recent), std * lift)
-    out["method_code"][rows], out["class_code"][rows], out["surge"][rows] = method, cls, surge
-    out["recent_velocity"][rows], out["long_velocity"][rows] = recent, long
-    out["observations"][rows], out["demand_days"][rows] = obs.astype(np.int64), k.astype(np.int64)
-    out["adi"][rows], out["cv2"][rows] = adi, cv2
+    mean_daily = np.where(surge, recent, mean)
+    std_daily = np.where(surge & (mean <= 0), np.sqrt(recent), std * lift)
+
+    # 4. planned events
+    factor = np.ones(n)
+    if events:
+        if today is None or horizon_days is None:
+            raise ValueError("planned events need today and horizon_days")
+        factor = event_factors(events, today=today, horizon_days=horizon_days, n_rows=n, event_rows=event_rows)
+    return DemandBatch(
+        mean_daily=mean_daily * factor, std_daily=std_daily * factor, method_code=method, class_code=cls,
+        surge=surge, recent_velocity=recent, long_velocity=long, observations=obs.astype(np.int64),
+        demand_days=k.astype(np.int64), adi=adi, cv2=cv2, base_mean_daily=mean, base_std_daily=std,
+        event_factor=factor, config=c,
+    )

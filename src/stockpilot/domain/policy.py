@@ -16,6 +16,7 @@ and order-up-to (max); the supplier's MOQ, pack and capacity still apply, since 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from statistics import NormalDist
@@ -77,6 +78,15 @@ class PolicyResult:
     eoq: float | None
     reasons: tuple[str, ...]
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready figures (non-finite numbers as None) for a decision log."""
+        out: dict[str, object] = {}
+        for name in self.__dataclass_fields__:
+            v = getattr(self, name)
+            out[name] = (v.value if isinstance(v, StrEnum) else list(v) if isinstance(v, tuple)
+                         else None if isinstance(v, float) and not math.isfinite(v) else v)
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyBatch:
@@ -120,10 +130,12 @@ def z_score(service_level: float) -> float:
 
 
 def z_scores(service_level: ArrayLike) -> np.ndarray:
-    """Vectorised z_score: service levels take few distinct values (per ABC class), so invert each once."""
+    """Vectorised z_score: service levels take few distinct values (per ABC class), so invert each once.
+    NaN (no level, e.g. a manual min/max row) gives NaN."""
     levels = np.asarray(service_level, dtype=np.float64)
     uniq, inverse = np.unique(levels, return_inverse=True)
-    return np.array([z_score(float(u)) for u in uniq])[inverse.reshape(levels.shape)]
+    z = np.array([math.nan if math.isnan(u) else z_score(float(u)) for u in uniq.tolist()])
+    return z[inverse.reshape(levels.shape)]
 
 
 def safety_stock(
@@ -362,29 +374,3 @@ def _rounding_reasons(need: float, qty: int, capped: bool, terms: SupplyTerms) -
 
 def _with_reasons(r: PolicyResult, lines: list[str]) -> PolicyResult:
     return replace(r, reasons=tuple(lines))
-
-
-DEFAULT_CLASS_SERVICE: dict[str, float] = {"A": 0.98, "B": 0.95, "C": 0.90}
-
-
-def abc_classes(
-    annual_value_by_sku: dict[str, float], *, a_share: float = 0.80, b_share: float = 0.15,
-) -> dict[str, str]:
-    """ABC by cumulative annual value (units x unit cost), highest first: a SKU whose predecessors hold less than
-    `a_share` of the total is A, less than `a_share + b_share` B, else C (the top SKU is always A). Ties by SKU
-    code, so the split is deterministic. No value at all: everything is C."""
-    total = sum(max(v, 0.0) for v in annual_value_by_sku.values())
-    out: dict[str, str] = {}
-    before = 0.0
-    for sku, value in sorted(annual_value_by_sku.items(), key=lambda kv: (-kv[1], kv[0])):
-        share = before / total if total > 0 else 1.0
-        eps = 1e-12  # 0.80 + 0.15 is 0.9500000000000001 in floating point
-        out[sku] = "A" if share < a_share - eps else "B" if share < a_share + b_share - eps else "C"
-        before += max(value, 0.0)
-    return out
-
-
-def service_levels(classes: dict[str, str], class_service: dict[str, float] | None = None) -> dict[str, float]:
-    """Service level per SKU from its class (defaults A 0.98, B 0.95, C 0.90)."""
-    table = DEFAULT_CLASS_SERVICE if class_service is None else class_service
-    return {sku: table[c] for sku, c in classes.items()}
