@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 
 from flash_core import SKU
 from flash_sql import GuardedSql, Shape
-from stockpilot.adapters.db import catalog_store, ledger
+from stockpilot.adapters.db import ledger, placement_store
 from stockpilot.adapters.db import reservation_store as store
 from stockpilot.adapters.db.tables import skus
 from stockpilot.bootstrap import Stockpilot
@@ -29,8 +29,8 @@ _WORK = "reserve's work(conn), inside the transaction"
 # (label, owner, attribute, depth): patched where the service looks them up at call time.
 _STEPS: list[tuple[str, Any, str, int]] = [
     ("claim reference (INSERT .. ON CONFLICT)", store, "claim_reference", 1),
-    ("SKU lookup", reservation_service, "require_sku", 1),
-    ("routing options", catalog_store, "routing_options", 1),
+    ("SKU lookup", reservation_service, "resolve", 1),
+    ("routing options", placement_store, "routing_options", 1),
     ("ledger.apply (guarded UPDATE, totals, movement, events)", ledger, "apply", 1),
     ("lock_sku (PostgreSQL: SELECT skus .. FOR NO KEY UPDATE)", ledger, "lock_sku", 2),
     ("read_level (refusal: does the row exist? / split planner)", ledger, "read_level", 2),

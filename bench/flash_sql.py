@@ -17,7 +17,8 @@ Statements of a one-line reservation, as the service issues them (SQLite / Postg
            (does the row exist?), [SKU lock], SELECT level [FOR UPDATE on PostgreSQL] (the split planner),
            [lazy expiry, when it is not run up front], routing options again (the available figure of the error),
            ROLLBACK.
-On PostgreSQL SQLAlchemy adds RETURNING id to single-row INSERTs (events, reservation_lines); so does this.
+The service runs these statements on the bare driver cursor too (stockpilot.adapters.db.raw), in texts equal to
+these but for the literal 'active' and LIMIT without OFFSET, which change nothing the databases do.
 The bracketed steps are switches of GuardedSql (`Shape`): the service is being changed while this benchmark
 exists, so the bench captures the service's statements on every run, picks the shape that issues the same
 sequence and says loudly when none does.
@@ -97,14 +98,12 @@ class _Statements:
 
         self.claim, self.sku_ref, self.routing = q(_CLAIM), q(_SKU_REF), q(_ROUTING)
         self.guarded, self.totals, self.movement = q(_GUARDED), q(_TOTALS), q(_MOVEMENT)
-        self.event_many = q(_EVENT)
-        self.event_one = q(_EVENT + (" RETURNING id" if postgres else ""))
-        self.line = q(_LINE + (" RETURNING id" if postgres else ""))
+        self.event_many = self.event_one = q(_EVENT)
+        self.line = q(_LINE)
         self.level = q(_LEVEL)
         self.level_for_update = q(_LEVEL + (" FOR UPDATE" if postgres else ""))
-        # SQLAlchemy renders LIMIT ? OFFSET ? on SQLite (offset 0), LIMIT %s .. FOR UPDATE OF on PostgreSQL.
-        self.overdue = q(_OVERDUE + (" FOR UPDATE OF reservations" if postgres else " OFFSET ?"))
-        self.overdue_any = q(_OVERDUE + ("" if postgres else " OFFSET ?"))  # lock-free, LIMIT 1
+        self.overdue = q(_OVERDUE + (" FOR UPDATE OF reservations" if postgres else ""))
+        self.overdue_any = q(_OVERDUE)  # lock-free, LIMIT 1
         self.level_versioned, self.versioned = q(_LEVEL_VERSIONED), q(_VERSIONED)
         self.sku_lock = q(_SKU_LOCK)
 
@@ -263,8 +262,6 @@ class _Common:
         else:
             cur.executemany(st.event_many, rows)
         cur.execute(st.line, (reservation_id, sku_id, loc_id, 1))
-        if db.postgres:
-            cur.fetchone()
 
 
 @dataclass(frozen=True)
@@ -294,8 +291,7 @@ class GuardedSql(_Common):
         self.shape = shape or SHAPES[0]
 
     def _overdue(self, ts: Any, sku_id: int) -> None:
-        params: tuple[Any, ...] = ("active", ts, sku_id, 100)
-        self.cur.execute(self.st.overdue, params if self.db.postgres else (*params, 0))
+        self.cur.execute(self.st.overdue, ("active", ts, sku_id, 100))
         self.cur.fetchall()
 
     def _lock_sku(self, sku_id: int) -> None:
@@ -323,8 +319,7 @@ class GuardedSql(_Common):
                 cur.execute(st.routing, (0, sku_id))
                 options = cur.fetchall()
                 if sum(max(o[3], 0) for o in options) < 1:
-                    params: tuple[Any, ...] = ("active", ts, sku_id, 1)
-                    cur.execute(st.overdue_any, params if db.postgres else (*params, 0))
+                    cur.execute(st.overdue_any, ("active", ts, sku_id, 1))
                     if cur.fetchone() is None:
                         db.rollback(cur)
                         return False

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import catalog_store, ledger
+from stockpilot.adapters.db import ledger, placement_store
 from stockpilot.adapters.db import reservation_store as store
 from stockpilot.adapters.db.ledger import LocationRef, SkuRef
-from stockpilot.domain.errors import InsufficientStock, ValidationFailed
+from stockpilot.domain.errors import InsufficientStock, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, availability_floor
 from stockpilot.domain.reservations import LocationOption, RequestedLine, rank_locations
 
@@ -24,6 +24,19 @@ class Placement:
     sku: SkuRef
     location: LocationRef
     quantity: int
+
+
+def resolve(conn: Connection, line: RequestedLine) -> tuple[SkuRef, LocationRef | None]:
+    """The line's SKU and its explicit location, if any (the errors of services.lookups, on the hot path)."""
+    sku = placement_store.sku_ref(conn, line.sku)
+    if sku is None:
+        raise NotFound(f"unknown SKU {line.sku!r}", sku=line.sku)
+    if line.location is None:
+        return sku, None
+    location = placement_store.location_ref(conn, line.location)
+    if location is None:
+        raise NotFound(f"unknown location {line.location!r}", location=line.location)
+    return sku, location
 
 
 # Frees the holds of expired reservations on one SKU; returns how many reservations it expired.
@@ -59,7 +72,7 @@ class Allocator:
         policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
         options: list[tuple[LocationRef, int]] = []
         if location is None:
-            options = catalog_store.routing_options(self.conn, sku.id)
+            options = placement_store.routing_options(self.conn, sku.id)
             if not options:
                 raise ValidationFailed("no locations exist yet: create one first")
             visible = sum(max(available, 0) for _, available in options)
@@ -104,7 +117,7 @@ class Allocator:
             primary = by_code[ranked[0].code]
             if self._take(sku, primary, line.quantity, policy_floor):
                 return [Placement(sku, primary, line.quantity)]
-        total = sum(max(avail, 0) for _, avail in catalog_store.routing_options(self.conn, sku.id))
+        total = sum(max(avail, 0) for _, avail in placement_store.routing_options(self.conn, sku.id))
         raise InsufficientStock(line.sku, line.quantity, total)
 
     def _split(self, line: RequestedLine, sku: SkuRef, ranked: list[LocationOption],

@@ -12,7 +12,7 @@ from stockpilot.adapters.db import reservation_store as store
 from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
-from stockpilot.services.allocation import Allocator
+from stockpilot.services.allocation import Allocator, resolve
 from stockpilot.services.context import Context
 from stockpilot.services.expiry import expire_overdue_on_sku
 from stockpilot.services.lookups import require_location, require_sku
@@ -80,8 +80,7 @@ class OrderService:
                                   expire_overdue_on_sku)
             rows: list[dict[str, int]] = []
             for line in merged:
-                sku = require_sku(conn, line.sku)
-                location = require_location(conn, line.location) if line.location else None
+                sku, location = resolve(conn, line)
                 for placed in allocator.place(line, sku, location):
                     rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
                                  "quantity": placed.quantity})

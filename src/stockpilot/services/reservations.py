@@ -18,10 +18,9 @@ from stockpilot.domain.errors import (
 )
 from stockpilot.domain.model import Delta, MovementKind, ReservationStatus
 from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
-from stockpilot.services.allocation import Allocator
+from stockpilot.services.allocation import Allocator, resolve
 from stockpilot.services.context import Context
 from stockpilot.services.expiry import expire_overdue_on_sku, finish
-from stockpilot.services.lookups import require_location, require_sku
 from stockpilot.services.orders import create_order_from_placements, describe_order
 
 
@@ -49,8 +48,7 @@ class ReservationService:
             rows: list[dict[str, int]] = []
             described_lines: list[dict[str, Any]] = []
             for line in merged:
-                sku = require_sku(conn, line.sku)
-                location = require_location(conn, line.location) if line.location else None
+                sku, location = resolve(conn, line)
                 for placed in allocator.place(line, sku, location):
                     rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
                                  "quantity": placed.quantity})

@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, insert, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import events, movements, skus, stock_levels
+from stockpilot.adapters.db.raw import Sql
+from stockpilot.adapters.db.tables import stock_levels
 from stockpilot.domain.events import DomainEvent, derive_events
 from stockpilot.domain.model import BackorderPolicy, Delta, Levels, MovementKind
 
@@ -48,61 +50,38 @@ class Applied:
 
 _sl = stock_levels
 
+# The statements of a change run on the bare driver cursor (adapters/db/raw.py): this is the hot path.
+_BUCKETS = ("on_hand", "committed", "reserved", "incoming")
+
 
 @cache
-def _level_update(guard_available: bool, guards: tuple[bool, bool, bool, bool]) -> Update:
+def _level_update(guard_available: bool, guards: tuple[bool, bool, bool, bool]) -> Sql:
     """Build (once per shape) the guarded UPDATE; only decreasing buckets get a predicate."""
-    conditions: list[ColumnElement[bool]] = [
-        _sl.c.sku_id == bindparam("p_sku"),
-        _sl.c.location_id == bindparam("p_loc"),
-    ]
+    conditions = ["sku_id = ?", "location_id = ?"]
     if guard_available:
-        available = _sl.c.on_hand - _sl.c.committed - _sl.c.reserved
-        conditions.append(available + bindparam("d_av") >= bindparam("p_floor"))
-    for guarded, column, name in zip(
-        guards,
-        (_sl.c.on_hand, _sl.c.committed, _sl.c.reserved, _sl.c.incoming),
-        ("d_oh", "d_cm", "d_rs", "d_in"),
-        strict=True,
-    ):
-        if guarded:
-            conditions.append(column + bindparam(name) >= 0)
-    return (
-        update(_sl)
-        .where(and_(*conditions))
-        .values(
-            on_hand=_sl.c.on_hand + bindparam("d_oh"),
-            committed=_sl.c.committed + bindparam("d_cm"),
-            reserved=_sl.c.reserved + bindparam("d_rs"),
-            incoming=_sl.c.incoming + bindparam("d_in"),
-            updated_at=bindparam("p_now"),
-        )
-        .returning(_sl.c.on_hand, _sl.c.committed, _sl.c.reserved, _sl.c.incoming)
+        conditions.append("((on_hand - committed) - reserved) + ? >= ?")
+    conditions += [f"{column} + ? >= 0" for guarded, column in zip(guards, _BUCKETS, strict=True) if guarded]
+    return Sql(
+        "UPDATE stock_levels SET on_hand = on_hand + ?, committed = committed + ?, reserved = reserved + ?, "
+        f"incoming = incoming + ?, updated_at = ? WHERE {' AND '.join(conditions)} "
+        "RETURNING on_hand, committed, reserved, incoming"
     )
 
 
-_TOTALS_UPDATE = (
-    update(skus)
-    .where(skus.c.id == bindparam("p_sku"))
-    .values(
-        on_hand=skus.c.on_hand + bindparam("d_oh"),
-        committed=skus.c.committed + bindparam("d_cm"),
-        reserved=skus.c.reserved + bindparam("d_rs"),
-        incoming=skus.c.incoming + bindparam("d_in"),
-        updated_at=bindparam("p_now"),
-    )
-    .returning(skus.c.on_hand, skus.c.committed, skus.c.reserved, skus.c.incoming)
+_TOTALS_UPDATE = Sql(
+    "UPDATE skus SET on_hand = on_hand + ?, committed = committed + ?, reserved = reserved + ?, "
+    "incoming = incoming + ?, updated_at = ? WHERE id = ? RETURNING on_hand, committed, reserved, incoming"
 )
-
-_LEVEL_SELECT = select(_sl.c.on_hand, _sl.c.committed, _sl.c.reserved, _sl.c.incoming).where(
-    _sl.c.sku_id == bindparam("p_sku"), _sl.c.location_id == bindparam("p_loc")
-)
-
-_LEVEL_SELECT_FOR_UPDATE = _LEVEL_SELECT.with_for_update()  # SQLite: writers are already serialised
+_LEVEL = "SELECT on_hand, committed, reserved, incoming FROM stock_levels WHERE sku_id = ? AND location_id = ?"
+_LEVEL_SELECT = Sql(_LEVEL)
+_LEVEL_SELECT_FOR_UPDATE = Sql(_LEVEL, _LEVEL + " FOR UPDATE")  # SQLite: writers are already serialised
 # FOR NO KEY UPDATE: the same strength as the totals UPDATE takes, so it still lets rows referencing the SKU in.
-_SKU_LOCK = select(skus.c.id).where(skus.c.id == bindparam("p_sku")).with_for_update(key_share=True)
-_MOVEMENT_INSERT = insert(movements).returning(movements.c.id)
-_EVENT_INSERT = insert(events)
+_SKU_LOCK = Sql("SELECT id FROM skus WHERE id = ? FOR NO KEY UPDATE")  # PostgreSQL only
+_MOVEMENT_INSERT = Sql(
+    "INSERT INTO movements (idempotency_key, sku_id, location_id, kind, d_on_hand, d_committed, d_reserved, "
+    "d_incoming, source, reference, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_EVENT_INSERT = Sql("INSERT INTO events (kind, sku, location, payload, created_at) VALUES (?, ?, ?, ?, ?)")
 
 
 def lock_sku(conn: Connection, sku_id: int) -> None:
@@ -116,14 +95,14 @@ def lock_sku(conn: Connection, sku_id: int) -> None:
     its row lock, so even refused takes left level locks behind in arbitrary order.) SQLite has one writer.
     """
     if conn.dialect.name != "sqlite":
-        conn.execute(_SKU_LOCK, {"p_sku": sku_id})
+        raw.execute(conn, _SKU_LOCK, (sku_id,)).fetchone()
 
 
 def read_level(conn: Connection, sku_id: int, location_id: int, *, for_update: bool = False) -> Levels | None:
     if for_update:
         lock_sku(conn, sku_id)
     stmt = _LEVEL_SELECT_FOR_UPDATE if for_update else _LEVEL_SELECT
-    row = conn.execute(stmt, {"p_sku": sku_id, "p_loc": location_id}).first()
+    row = raw.execute(conn, stmt, (sku_id, location_id)).fetchone()
     return Levels(*row) if row else None
 
 
@@ -158,51 +137,30 @@ def apply(
     change lowers `available`. Buckets that decrease may never go below zero.
     """
     lock_sku(conn, sku.id)
+    guards = (delta.on_hand < 0, delta.committed < 0, delta.reserved < 0, delta.incoming < 0)
     guard_available = floor is not None and delta.available < 0
-    stmt = _level_update(
-        guard_available,
-        (delta.on_hand < 0, delta.committed < 0, delta.reserved < 0, delta.incoming < 0),
-    )
-    params = {
-        "p_sku": sku.id,
-        "p_loc": location.id,
-        "d_oh": delta.on_hand,
-        "d_cm": delta.committed,
-        "d_rs": delta.reserved,
-        "d_in": delta.incoming,
-        "d_av": delta.available,
-        "p_floor": floor,
-        "p_now": now,
-    }
-    row = conn.execute(stmt, params).first()
+    stmt = _level_update(guard_available, guards)
+    ts = raw.time_value(conn, now)
+    changes = (delta.on_hand, delta.committed, delta.reserved, delta.incoming)
+    params: list[Any] = [*changes, ts, sku.id, location.id]
+    if guard_available:
+        params += (delta.available, floor)
+    params += (change for guarded, change in zip(guards, changes, strict=True) if guarded)
+    row = raw.execute(conn, stmt, params).fetchone()
     if row is None:
         if read_level(conn, sku.id, location.id) is not None:
             return None  # the guard refused
         ensure_level(conn, sku.id, location.id, now)
-        row = conn.execute(stmt, params).first()
+        row = raw.execute(conn, stmt, params).fetchone()
         if row is None:
             return None
     location_after = Levels(*row)
-    totals = conn.execute(_TOTALS_UPDATE, params).first()
+    totals = raw.execute(conn, _TOTALS_UPDATE, (*changes, ts, sku.id)).fetchone()
     assert totals is not None, f"SKU row {sku.id} vanished inside its own transaction"
     total_after = Levels(*totals)
-    movement_id = conn.execute(
-        _MOVEMENT_INSERT,
-        {
-            "idempotency_key": idempotency_key,
-            "sku_id": sku.id,
-            "location_id": location.id,
-            "kind": kind.value,
-            "d_on_hand": delta.on_hand,
-            "d_committed": delta.committed,
-            "d_reserved": delta.reserved,
-            "d_incoming": delta.incoming,
-            "source": source,
-            "reference": reference,
-            "reason": reason,
-            "created_at": now,
-        },
-    ).scalar_one()
+    movement_id = raw.execute(conn, _MOVEMENT_INSERT, (
+        idempotency_key, sku.id, location.id, kind.value, *changes, source, reference, reason, ts,
+    )).fetchone()[0]
     derived = derive_events(
         sku=sku.sku,
         location=location.code,
@@ -214,18 +172,10 @@ def apply(
         total_after=total_after,
         low_stock_threshold=sku.low_stock_threshold,
     )
-    if derived:
-        conn.execute(
-            _EVENT_INSERT,
-            [
-                {
-                    "kind": e.kind.value,
-                    "sku": e.sku,
-                    "location": e.location,
-                    "payload": {**e.payload, "movement_id": movement_id},
-                    "created_at": now,
-                }
-                for e in derived
-            ],
-        )
+    rows = [(e.kind.value, e.sku, e.location, raw.json_value({**e.payload, "movement_id": movement_id}), ts)
+            for e in derived]
+    if len(rows) == 1:
+        raw.execute(conn, _EVENT_INSERT, rows[0])
+    elif rows:
+        raw.executemany(conn, _EVENT_INSERT, rows)
     return Applied(location_after, total_after, movement_id, derived)

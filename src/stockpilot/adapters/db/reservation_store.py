@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.ledger import LocationRef, SkuRef
 from stockpilot.adapters.db.tables import (
     locations,
@@ -19,50 +19,44 @@ from stockpilot.adapters.db.tables import (
 )
 from stockpilot.domain.model import BackorderPolicy
 
-
-@cache
-def _claim_header(dialect: str, table_name: str) -> Any:
-    """INSERT .. ON CONFLICT (reference) DO NOTHING RETURNING id, built once per dialect: the hot path."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    table = reservations if table_name == "reservations" else orders
-    build = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        build(table)
-        .on_conflict_do_nothing(index_elements=[table.c.reference])
-        .returning(table.c.id)
-    )
+# The hot path's statements run on the bare driver cursor (adapters/db/raw.py).
+_CLAIM = "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING RETURNING id"
+_CLAIM_RESERVATION = raw.Sql(
+    f"INSERT INTO reservations (reference, status, source, expires_at, created_at, updated_at) {_CLAIM}"
+)
+_CLAIM_ORDER = raw.Sql(
+    f"INSERT INTO orders (reference, status, source, reservation_id, created_at, updated_at) {_CLAIM}"
+)
 
 
 def claim_reference(conn: Connection, reference: str, source: str, expires_at: datetime,
                     now: datetime) -> int | None:
     """Insert the reservation header; None if the reference is taken (a replay, possibly concurrent)."""
-    return conn.execute(
-        _claim_header(conn.dialect.name, "reservations"),
-        {"reference": reference, "status": "active", "source": source, "expires_at": expires_at,
-         "created_at": now, "updated_at": now},
-    ).scalar()
+    ts = raw.time_value(conn, now)
+    row = raw.execute(conn, _CLAIM_RESERVATION, (
+        reference, "active", source, raw.time_value(conn, expires_at), ts, ts,
+    )).fetchone()
+    return row[0] if row else None
 
 
-_LINES_INSERT = insert(reservation_lines)
+_LINES_INSERT = raw.Sql("INSERT INTO reservation_lines (reservation_id, sku_id, location_id, quantity) "
+                        "VALUES (?, ?, ?, ?)")
 
 
 def insert_reservation_lines(conn: Connection, reservation_id: int, lines: list[dict[str, int]]) -> None:
-    conn.execute(_LINES_INSERT, [{"reservation_id": reservation_id, **line} for line in lines])
+    rows = [(reservation_id, line["sku_id"], line["location_id"], line["quantity"]) for line in lines]
+    if len(rows) == 1:
+        raw.execute(conn, _LINES_INSERT, rows[0])
+    else:
+        raw.executemany(conn, _LINES_INSERT, rows)
 
 
-_TRANSITION = (
-    update(reservations)
-    .where(reservations.c.id == bindparam("p_id"), reservations.c.status == "active")
-    .values(status=bindparam("p_status"), updated_at=bindparam("p_now"))
-)
+_TRANSITION = raw.Sql("UPDATE reservations SET status = ?, updated_at = ? WHERE id = ? AND status = 'active'")
 
 
 def transition(conn: Connection, reservation_id: int, status: str, now: datetime) -> bool:
     """Move an active reservation to `status`; False if another transaction already moved it."""
-    result = conn.execute(_TRANSITION, {"p_id": reservation_id, "p_status": status, "p_now": now})
-    return result.rowcount == 1
+    return raw.execute(conn, _TRANSITION, (str(status), raw.time_value(conn, now), reservation_id)).rowcount == 1
 
 
 def set_expiry(conn: Connection, reservation_id: int, expires_at: datetime, now: datetime) -> bool:
@@ -103,43 +97,42 @@ def reservation_line_rows(conn: Connection, reservation_id: int) -> list[dict[st
 
 
 _OVERDUE = (
-    select(reservations.c.id)
-    .where(reservations.c.status == "active", reservations.c.expires_at <= bindparam("p_now"))
-    .order_by(reservations.c.expires_at, reservations.c.id)
-    .limit(bindparam("p_limit"))
+    "SELECT reservations.id FROM reservations WHERE reservations.status = 'active' "
+    "AND reservations.expires_at <= ? {on_sku}ORDER BY reservations.expires_at, reservations.id LIMIT ?"
 )
-_ON_SKU = reservations.c.id.in_(
-    select(reservation_lines.c.reservation_id).where(reservation_lines.c.sku_id == bindparam("p_sku"))
-)
+_ON_SKU = ("AND reservations.id IN (SELECT reservation_lines.reservation_id FROM reservation_lines "
+           "WHERE reservation_lines.sku_id = ?) ")
 # Lock the whole batch up front, in one total order, before any level row is touched: two transactions
 # expiring overlapping sets (a buyer of each SKU of the same multi-SKU carts) then queue on the first
 # shared reservation instead of deadlocking on each other's level rows. After the wait, PostgreSQL
 # re-checks the WHERE, so reservations another transaction just expired drop out. (SQLite: no-op.)
-_OVERDUE_LOCKED = _OVERDUE.with_for_update(of=reservations)
-_OVERDUE_ON_SKU_LOCKED = _OVERDUE.where(_ON_SKU).with_for_update(of=reservations)
+_LOCKED = " FOR UPDATE OF reservations"
+_OVERDUE_LOCKED = raw.Sql(_OVERDUE.format(on_sku=""), _OVERDUE.format(on_sku="") + _LOCKED)
+_OVERDUE_ON_SKU_LOCKED = raw.Sql(_OVERDUE.format(on_sku=_ON_SKU), _OVERDUE.format(on_sku=_ON_SKU) + _LOCKED)
 # Lock-free: "could expiring holds free anything for this SKU?" (a refusal checks this before any lock).
-_ANY_OVERDUE_ON_SKU = _OVERDUE.where(_ON_SKU).with_only_columns(reservations.c.id)
+_ANY_OVERDUE_ON_SKU = raw.Sql(_OVERDUE.format(on_sku=_ON_SKU))
 
 
 def overdue_reservation_ids(conn: Connection, now: datetime, *, sku_id: int | None = None,
                             limit: int = 100) -> list[int]:
-    stmt = _OVERDUE_LOCKED if sku_id is None else _OVERDUE_ON_SKU_LOCKED
-    params = {"p_now": now, "p_limit": limit, "p_sku": sku_id}
-    return list(conn.execute(stmt, params).scalars().all())
+    ts = raw.time_value(conn, now)
+    if sku_id is None:
+        cursor = raw.execute(conn, _OVERDUE_LOCKED, (ts, limit))
+    else:
+        cursor = raw.execute(conn, _OVERDUE_ON_SKU_LOCKED, (ts, sku_id, limit))
+    return [row[0] for row in cursor.fetchall()]
 
 
 def has_overdue_on_sku(conn: Connection, sku_id: int, now: datetime) -> bool:
     """True if some active hold on the SKU is past its expiry (read without taking any lock)."""
-    return conn.execute(_ANY_OVERDUE_ON_SKU, {"p_now": now, "p_limit": 1, "p_sku": sku_id}).first() is not None
+    return raw.execute(conn, _ANY_OVERDUE_ON_SKU, (raw.time_value(conn, now), sku_id, 1)).fetchone() is not None
 
 
 def claim_order_reference(conn: Connection, reference: str, source: str, reservation_id: int | None,
                           now: datetime) -> int | None:
-    return conn.execute(
-        _claim_header(conn.dialect.name, "orders"),
-        {"reference": reference, "status": "open", "source": source, "reservation_id": reservation_id,
-         "created_at": now, "updated_at": now},
-    ).scalar()
+    ts = raw.time_value(conn, now)
+    row = raw.execute(conn, _CLAIM_ORDER, (reference, "open", source, reservation_id, ts, ts)).fetchone()
+    return row[0] if row else None
 
 
 def insert_order_lines(conn: Connection, order_id: int, lines: list[dict[str, int]]) -> None:
