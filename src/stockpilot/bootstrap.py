@@ -13,8 +13,12 @@ from stockpilot.services.catalog import CatalogService
 from stockpilot.services.check import CheckService
 from stockpilot.services.context import Context
 from stockpilot.services.orders import OrderService
+from stockpilot.services.plan import PlanService
+from stockpilot.services.planning import PlanningSettings
+from stockpilot.services.purchasing import PurchasingService
 from stockpilot.services.reservations import ReservationService
 from stockpilot.services.stock import StockService
+from stockpilot.services.suppliers import SupplierService
 from stockpilot.services.tokens import TokenService
 
 
@@ -27,6 +31,10 @@ class Stockpilot:
     orders: OrderService
     checker: CheckService
     tokens: TokenService
+    suppliers: SupplierService
+    purchasing: PurchasingService
+    planning: PlanningSettings
+    plan: PlanService
 
     @property
     def db(self) -> Database:
@@ -50,4 +58,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         orders=OrderService(ctx),
         checker=CheckService(ctx),
         tokens=TokenService(ctx),
+        suppliers=SupplierService(ctx),
+        purchasing=PurchasingService(ctx),
+        planning=PlanningSettings(ctx),
+        plan=PlanService(ctx),
     )

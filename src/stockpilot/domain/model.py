@@ -31,6 +31,7 @@ class MovementKind(StrEnum):
     CANCEL = "cancel"
     RETURN = "return"
     TRANSFER = "transfer"
+    INCOMING = "incoming"  # units ordered from a supplier (+) or no longer expected (-): only `incoming` changes
 
 
 class ReservationStatus(StrEnum):

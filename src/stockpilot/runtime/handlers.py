@@ -1,15 +1,62 @@
-"""The handlers a worker knows, by outbox topic and timer kind. Later capabilities register theirs here."""
+"""What a worker runs: outbox handlers by topic, timer handlers by kind, event consumers, outcome hooks.
+
+The one place that turns settings into concrete delivery adapters for the runtime (bootstrap.py does the same for
+the services). Later capabilities register theirs here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
+from stockpilot.adapters.notify.staff_email import StaffEmail
+from stockpilot.adapters.suppliers.document import TOPIC_EDI, TOPIC_EMAIL, TOPIC_HTTP
+from stockpilot.adapters.suppliers.edi import EdiDelivery
+from stockpilot.adapters.suppliers.email import EmailDelivery
+from stockpilot.adapters.suppliers.http_api import HttpApiDelivery
 from stockpilot.adapters.webhook import TOPIC as WEBHOOK_TOPIC
 from stockpilot.adapters.webhook import WebhookHandler
 from stockpilot.runtime import outbox, timers
+from stockpilot.runtime.consumers import Consumer
+
+if TYPE_CHECKING:
+    from stockpilot.bootstrap import Stockpilot
 
 
-def default_outbox_handlers() -> dict[str, outbox.Handler]:
-    return {WEBHOOK_TOPIC: WebhookHandler()}
+@dataclass(frozen=True)
+class Automations:
+    outbox_handlers: dict[str, outbox.Handler]
+    timer_handlers: dict[str, timers.TimerHandler]
+    consumers: list[Consumer]
+    outcomes: dict[str, outbox.OutcomeHook]
+
+    def worker_kwargs(self) -> dict[str, Any]:
+        return {"outbox_handlers": self.outbox_handlers, "timer_handlers": self.timer_handlers,
+                "consumers": self.consumers, "outcomes": self.outcomes}
 
 
-def default_timer_handlers() -> dict[str, timers.TimerHandler]:
-    return {}
+def automations(sp: Stockpilot) -> Automations:
+    settings = sp.ctx.settings
+    mail = _NoSmtp() if not settings.smtp_url else None
+    handlers: dict[str, outbox.Handler] = {
+        WEBHOOK_TOPIC: WebhookHandler(),
+        TOPIC_EMAIL: mail or EmailDelivery(settings.smtp_url or "", settings.mail_from),
+        TOPIC_HTTP: HttpApiDelivery(),
+        TOPIC_EDI: EdiDelivery(str(Path(settings.edi_dir))),
+        ALERT_TOPIC: mail or StaffEmail(settings.smtp_url or "", settings.mail_from),
+    }
+    return Automations(
+        outbox_handlers=handlers,
+        timer_handlers=dict(sp.purchasing.timer_handlers()),
+        consumers=[sp.purchasing.consumer()],
+        outcomes=sp.purchasing.outcome_hooks(),
+    )
+
+
+class _NoSmtp:
+    """Mail is not configured: every attempt fails with the reason, so the outbox shows it and can retry later."""
+
+    def __call__(self, payload: dict[str, Any], idempotency_key: str) -> None:
+        raise RuntimeError("STOCKPILOT_SMTP_URL is not set: cannot send email")

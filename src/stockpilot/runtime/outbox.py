@@ -27,7 +27,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select, update
 
@@ -46,6 +46,16 @@ STATUSES = (PENDING, DELIVERED, DEAD, DISCARDED)
 
 Handler = Callable[[dict[str, Any], str], None]
 """Delivers one message: (payload, idempotency_key). Raising means "failed, try again later"."""
+
+
+class OutcomeHook(Protocol):
+    """Told of a topic's final outcomes inside the transaction that records them, so a business fact that follows
+    from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it."""
+
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime) -> None: ...
+
+    def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
+             now: datetime) -> None: ...
 
 _ERROR_LIMIT = 2000
 
@@ -153,6 +163,7 @@ class Dispatcher:
         lease_seconds: float = 60.0,
         backoff: Backoff | None = None,
         flush_every: int = 20,
+        outcomes: Mapping[str, OutcomeHook] | None = None,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be at least 1")
@@ -165,6 +176,7 @@ class Dispatcher:
         # Successes are recorded together, up to this many per transaction: one commit (one fsync) for many
         # deliveries. The price: a crash before the flush redelivers at most this many rows, with their keys.
         self.flush_every = flush_every
+        self.outcomes = dict(outcomes or {})
 
     def claim(self, limit: int = 100) -> list[_Claim]:
         now = self.clock.now()
@@ -233,17 +245,27 @@ class Dispatcher:
         for claim in succeeded:
             by_lease.setdefault(claim.lease_until, []).append(claim.id)
 
+        delivered = {"status": DELIVERED, "attempts": outbox.c.attempts + 1, "delivered_at": now, "last_error": None,
+                     "leased_by": None, "leased_until": None}
+        hooked = [c for c in succeeded if c.topic in self.outcomes]
+        for claim in hooked:
+            by_lease[claim.lease_until].remove(claim.id)
+
         def work(conn: Connection) -> int:
-            return sum(
+            recorded = sum(
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_(ids), outbox.c.status == PENDING, outbox.c.leased_by == self.worker_id,
                            outbox.c.leased_until == lease_until)
-                    .values(status=DELIVERED, attempts=outbox.c.attempts + 1, delivered_at=now, last_error=None,
-                            leased_by=None, leased_until=None)
+                    .values(**delivered)
                 ).rowcount
-                for lease_until, ids in by_lease.items()
+                for lease_until, ids in by_lease.items() if ids
             )
+            for claim in hooked:  # one by one: the hook must run only for a row whose outcome really was recorded
+                if conn.execute(self._guard(claim).values(**delivered)).rowcount == 1:
+                    self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now)
+                    recorded += 1
+            return recorded
 
         recorded = self.db.write(work)
         report.delivered += recorded
@@ -287,7 +309,15 @@ class Dispatcher:
         else:
             values["available_at"] = now + self.backoff.delay(attempts)
         stmt = self._guard(claim).values(**values)
-        if self.db.write(lambda conn: conn.execute(stmt).rowcount) != 1:
+        hook = self.outcomes.get(claim.topic) if dead else None
+
+        def work(conn: Connection) -> int:
+            changed = conn.execute(stmt).rowcount
+            if changed == 1 and hook is not None:
+                hook.dead(conn, claim.payload, claim.idempotency_key, error, now)
+            return changed
+
+        if self.db.write(work) != 1:
             return "stale"
         return "dead" if dead else "retried"
 

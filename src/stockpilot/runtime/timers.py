@@ -224,3 +224,11 @@ def discard(conn: Connection, timer_id: int) -> bool:
     return conn.execute(
         update(timers).where(timers.c.id == timer_id, timers.c.status == DEAD).values(status=DISCARDED)
     ).rowcount == 1
+
+
+def has_scheduled(conn: Connection, correlation_key: str, kind: str | None = None) -> bool:
+    """Whether a timer with this key (and kind) is still waiting to fire."""
+    stmt = select(timers.c.id).where(timers.c.correlation_key == correlation_key, timers.c.status == SCHEDULED)
+    if kind is not None:
+        stmt = stmt.where(timers.c.kind == kind)
+    return conn.execute(stmt.limit(1)).first() is not None

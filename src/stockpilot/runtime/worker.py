@@ -52,6 +52,7 @@ class Worker:
         settings: WorkerSettings | None = None,
         metrics: RuntimeMetrics | None = None,
         backoff: outbox.Backoff | None = None,
+        outcomes: Mapping[str, outbox.OutcomeHook] | None = None,
     ) -> None:
         self.sp = sp
         self.settings = settings or WorkerSettings()
@@ -63,6 +64,7 @@ class Worker:
         self.dispatcher = outbox.Dispatcher(
             sp.db, sp.ctx.clock, {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()},
             worker_id=self.settings.worker_id, lease_seconds=self.settings.lease_seconds, backoff=backoff,
+            outcomes=outcomes,
         )
         self.timer_runner = timers.TimerRunner(
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,

@@ -16,6 +16,10 @@ _SKU_REF = select(
     skus.c.id, skus.c.sku, skus.c.backorder_policy, skus.c.backorder_cap, skus.c.low_stock_threshold
 ).where(skus.c.sku == bindparam("p_sku"))
 
+_SKU_REF_BY_ID = select(
+    skus.c.id, skus.c.sku, skus.c.backorder_policy, skus.c.backorder_cap, skus.c.low_stock_threshold
+).where(skus.c.id == bindparam("p_id"))
+
 _LOCATION_REF = select(locations.c.id, locations.c.code, locations.c.priority).where(
     locations.c.code == bindparam("p_code")
 )
@@ -25,6 +29,12 @@ def sku_ref(conn: Connection, sku: str) -> SkuRef | None:
     row = conn.execute(_SKU_REF, {"p_sku": sku}).first()
     if row is None:
         return None
+    return SkuRef(row.id, row.sku, BackorderPolicy(row.backorder_policy), row.backorder_cap,
+                  row.low_stock_threshold)
+
+
+def sku_ref_by_id(conn: Connection, sku_id: int) -> SkuRef:
+    row = conn.execute(_SKU_REF_BY_ID, {"p_id": sku_id}).one()
     return SkuRef(row.id, row.sku, BackorderPolicy(row.backorder_policy), row.backorder_cap,
                   row.low_stock_threshold)
 

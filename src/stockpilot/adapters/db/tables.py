@@ -8,8 +8,11 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -274,4 +277,172 @@ consumer_positions = Table(
     Column("last_error_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# --- Replenishment and purchasing (see docs/purchasing.md) ---------------------------------------------------
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("delivery_method", String(16), nullable=False),  # email | http | edi
+    Column("email", String(320)),
+    Column("api_url", String(1000)),
+    Column("api_token", String(500)),
+    Column("edi_dir", String(1000)),
+    Column("edi_id", String(15)),  # the supplier's interchange id (ISA08) for X12
+    Column("currency", String(3), nullable=False),
+    Column("contact", String(200)),
+    Column("phone", String(64)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# What a supplier offers for a SKU. unit_cost is a decimal string: exact on both databases.
+supplier_offers = Table(
+    "supplier_offers",
+    metadata,
+    Column("supplier_id", Integer, ForeignKey("suppliers.id"), primary_key=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("supplier_sku", String(128)),
+    Column("unit_cost", String(32), nullable=False),
+    Column("lead_time_days", Float, nullable=False),
+    Column("lead_time_spread_days", Float, nullable=False, default=0.0),
+    Column("moq", Integer, nullable=False, default=1),
+    Column("pack_size", Integer, nullable=False, default=1),
+    Column("capacity", Integer),
+    Column("available", Boolean, nullable=False, default=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_supplier_offers_sku_id", "sku_id"),
+)
+
+# Per-SKU planning settings (service level, manual min/max, cover) and the last computed policy.
+sku_policies = Table(
+    "sku_policies",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("service_level", Float),
+    Column("manual_min", Integer),
+    Column("manual_max", Integer),
+    Column("target_cover_days", Float),
+    Column("policy", String(16), nullable=False, default="stockpilot"),
+    Column("mean_daily", Float),
+    Column("std_daily", Float),
+    Column("demand_class", String(16)),
+    Column("reorder_point", Integer),
+    Column("safety_stock", Integer),
+    Column("order_up_to", Integer),
+    Column("explanation", JSON),
+    Column("computed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Imported daily demand (`stockpilot import history`); demand from orders is read from the orders themselves.
+demand_history = Table(
+    "demand_history",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("units", Integer, nullable=False),
+)
+
+# A promotion or season: demand on days in [starts_on, ends_on] is multiplied. sku_id NULL: every SKU.
+planned_events = Table(
+    "planned_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("sku_id", Integer, ForeignKey("skus.id")),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("multiplier", Float, nullable=False),
+)
+
+purchase_orders = Table(
+    "purchase_orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("number", String(32), unique=True),
+    Column("supplier_id", Integer, ForeignKey("suppliers.id")),  # NULL: a draft waiting for a person to pick one
+    Column("location_id", Integer, ForeignKey("locations.id"), nullable=False),  # ship-to
+    Column("status", String(24), nullable=False),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("trigger", String(16), nullable=False),  # oversell | reorder | manual | top_up | reroute
+    Column("parent_id", BigId),  # the PO this one tops up or replaces
+    Column("review_reason", Text),
+    Column("currency", String(3), nullable=False),
+    Column("needed_by", Date),
+    Column("eta", Date),
+    Column("tried_suppliers", JSON, nullable=False, default=list),  # codes already tried for this need
+    Column("supplier_reference", String(128)),
+    Column("delivery_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("acknowledged_at", UtcDateTime),
+    Column("received_at", UtcDateTime),
+    Index("ix_purchase_orders_status_id", "status", "id"),
+    Index("ix_purchase_orders_supplier_id_created_at", "supplier_id", "created_at"),
+)
+
+purchase_order_lines = Table(
+    "purchase_order_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("po_id", BigId, ForeignKey("purchase_orders.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_cost", String(32)),
+    Column("received", Integer, nullable=False, default=0),
+    Column("confirmed", Integer),
+    UniqueConstraint("po_id", "sku_id", name="uq_purchase_order_lines_po_id_sku_id"),
+    Index("ix_purchase_order_lines_sku_id", "sku_id"),
+)
+
+# The status timeline of each PO (what the dashboard shows), append-only.
+purchase_order_history = Table(
+    "purchase_order_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("po_id", BigId, ForeignKey("purchase_orders.id"), nullable=False, index=True),
+    Column("status", String(24), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("note", Text),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# At most one amendable open PO per SKU: the primary key is the guarantee, under any concurrency.
+sku_in_flight = Table(
+    "sku_in_flight",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("po_id", BigId, ForeignKey("purchase_orders.id"), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+# Replenishment signals waiting out the coalescing window, one row per SKU; flushed per supplier.
+replenishment_requests = Table(
+    "replenishment_requests",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("group_key", String(64), nullable=False),  # supplier code, or "" when no supplier is on file
+    Column("trigger", String(16), nullable=False),
+    Column("signals", Integer, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Index("ix_replenishment_requests_group_key", "group_key"),
+)
+
+# Secrets the service generates for itself on first start (e.g. the key that signs acknowledge links).
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )

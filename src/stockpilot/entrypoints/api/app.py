@@ -11,10 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from stockpilot.bootstrap import Stockpilot
+from stockpilot.entrypoints.api import purchasing_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
-from stockpilot.runtime.handlers import default_outbox_handlers, default_timer_handlers
+from stockpilot.runtime.handlers import automations
 from stockpilot.runtime.metrics import RuntimeMetrics
 from stockpilot.runtime.worker import Worker, WorkerSettings
 
@@ -27,7 +28,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     worker = None
     if run_worker:
         worker = Worker(
-            sp, outbox_handlers=default_outbox_handlers(), timer_handlers=default_timer_handlers(),
+            sp, **automations(sp).worker_kwargs(),
             settings=WorkerSettings(expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds),
             metrics=runtime_metrics,
         )
@@ -50,6 +51,8 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(purchasing_routes.router)
+    app.include_router(purchasing_routes.public)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> JSONResponse:

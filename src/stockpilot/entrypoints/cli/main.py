@@ -13,7 +13,7 @@ from rich.table import Table
 from stockpilot.bootstrap import build
 from stockpilot.config import Settings
 from stockpilot.domain.errors import StockpilotError
-from stockpilot.entrypoints.cli import runtime_commands
+from stockpilot.entrypoints.cli import purchasing_commands, runtime_commands
 from stockpilot.entrypoints.cli.import_command import import_command
 
 app = typer.Typer(help="Stockpilot: one real-time truth of sellable stock.", no_args_is_help=True)
@@ -118,6 +118,9 @@ app.command("import")(import_command)
 app.command("worker")(runtime_commands.worker)
 app.add_typer(runtime_commands.outbox_app, name="outbox")
 app.add_typer(runtime_commands.timers_app, name="timers")
+app.add_typer(purchasing_commands.supplier_app, name="supplier")
+app.add_typer(purchasing_commands.po_app, name="po")
+app.command("plan")(purchasing_commands.plan_command)
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

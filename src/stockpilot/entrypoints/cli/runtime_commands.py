@@ -41,7 +41,7 @@ def worker(
 
     from prometheus_client import start_http_server
 
-    from stockpilot.runtime.handlers import default_outbox_handlers, default_timer_handlers
+    from stockpilot.runtime.handlers import automations
     from stockpilot.runtime.metrics import RuntimeMetrics
     from stockpilot.runtime.worker import Worker, WorkerSettings, default_worker_id
 
@@ -55,8 +55,7 @@ def worker(
     metrics.watch_queue(sp.db, sp.ctx.clock)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry)
-    runner = Worker(sp, outbox_handlers=default_outbox_handlers(), timer_handlers=default_timer_handlers(),
-                    settings=settings, metrics=metrics)
+    runner = Worker(sp, **automations(sp).worker_kwargs(), settings=settings, metrics=metrics)
     print(f"worker {settings.worker_id} on {sp.db.dialect}", flush=True)
     runner.run_until_signalled()
     sp.close()

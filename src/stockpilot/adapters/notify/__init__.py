@@ -1,0 +1,1 @@
+"""Adapters that tell people things (staff alerts; customer notices later)."""

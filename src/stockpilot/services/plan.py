@@ -1,0 +1,207 @@
+"""Planning: recompute every SKU's demand estimate and reorder policy, and the forecast view (cover, stockout).
+
+`recompute()` reads a year of daily demand (imported history + orders) into one matrix, estimates demand for all
+SKUs at once (domain.demand), takes each SKU's supply terms from its best-ranked supplier offer, computes the
+policy in one vectorised pass (domain.policy) and stores the figures the triggers read (`sku_policies`). A SKU's
+manual min/max and service level are respected; the naive rule is used only where a SKU is set to it.
+`view()` projects days of cover and the stockout date (open POs arriving at their ETA) and flags SKUs at risk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from stockpilot.adapters.db import demand_store, po_store, supplier_store
+from stockpilot.adapters.db.dialect import insert_or_ignore
+from stockpilot.adapters.db.tables import sku_policies
+from stockpilot.domain.coverage import at_risk_batch, days_of_cover_batch, stockout_days_batch
+from stockpilot.domain.demand import CLASSES, METHODS, estimate_batch
+from stockpilot.domain.demand_events import PlannedEvent
+from stockpilot.domain.policy import naive_batch, policy_batch
+from stockpilot.domain.purchasing import POStatus
+from stockpilot.domain.suppliers import rank
+from stockpilot.services.context import Context
+
+HISTORY_DAYS = 365
+DEFAULT_LEAD_TIME_DAYS = 14.0  # assumed for a SKU with no supplier offer yet (said so in its explanation)
+INCOMING_STATUSES = (POStatus.SENT, POStatus.ACKNOWLEDGED, POStatus.PARTIALLY_RECEIVED)
+
+
+@dataclass(frozen=True)
+class RecomputeReport:
+    skus: int
+    seconds_reading: float
+    seconds_computing: float
+    seconds_writing: float
+    at_risk: int
+
+
+class PlanService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def recompute(self) -> RecomputeReport:
+        started = time.perf_counter()
+        now = self.ctx.clock.now()
+        today = now.date()
+        with self.ctx.db.read() as conn:
+            rows = demand_store.sku_index(conn)
+            history = demand_store.daily_matrix(conn, rows, today, HISTORY_DAYS)
+            terms = self._terms(conn, rows, now)
+            settings = {r.sku_id: r for r in conn.execute(select(sku_policies))}
+            events = demand_store.events_between(conn, today, today + timedelta(days=365))
+        read = time.perf_counter()
+        n = len(rows)
+        if n == 0:
+            return RecomputeReport(0, read - started, 0.0, 0.0, 0)
+        ids = [r.id for r in rows]
+        lead, spread, moq, pack = (np.array([terms[i][k] for i in ids], dtype=np.float64) for k in range(4))
+        capacity = np.array([terms[i][4] if terms[i][4] is not None else np.inf for i in ids])
+        default_level = self.ctx.settings.service_level
+        level = np.array([_or(settings.get(i), "service_level", default_level) for i in ids])
+        cover = np.array([_or(settings.get(i), "target_cover_days", self.ctx.settings.target_cover_days)
+                          for i in ids])
+        lo = np.array([_or(settings.get(i), "manual_min", np.nan) for i in ids], dtype=np.float64)
+        hi = np.array([_or(settings.get(i), "manual_max", np.nan) for i in ids], dtype=np.float64)
+        available = np.array([r.on_hand - r.committed - r.reserved for r in rows], dtype=np.float64)
+        incoming = np.array([r.incoming for r in rows], dtype=np.float64)
+
+        planned, event_rows = _events(events, ids)
+        demand = estimate_batch(history, today=today, events=planned, event_rows=event_rows, horizon_days=lead)
+        policy = policy_batch(demand.mean_daily, demand.std_daily, lead_time_days=lead, lead_time_std_days=spread,
+                              service_level=level, available=available, incoming=incoming, cover_days=cover,
+                              moq=moq, pack_size=pack, capacity=capacity, manual_min=lo, manual_max=hi)
+        naive_rows = np.array([_or(settings.get(i), "policy", "stockpilot") == "naive" for i in ids])
+        if naive_rows.any():
+            naive = naive_batch(demand.base_mean_daily, lead_time_days=lead, cover_days=cover, available=available,
+                                incoming=incoming)
+            rop = np.where(naive_rows, naive.reorder_point, policy.reorder_point)
+            ss = np.where(naive_rows, naive.safety_stock, policy.safety_stock)
+            up_to = np.where(naive_rows, naive.order_up_to, policy.order_up_to)
+        else:
+            rop, ss, up_to = policy.reorder_point, policy.safety_stock, policy.order_up_to
+        computed = time.perf_counter()
+
+        values = []
+        for k, sku_id in enumerate(ids):
+            values.append({
+                "sku_id": sku_id, "mean_daily": float(demand.mean_daily[k]), "std_daily": float(demand.std_daily[k]),
+                "demand_class": CLASSES[int(demand.class_code[k])].value,
+                "reorder_point": math.ceil(rop[k] - 1e-9), "safety_stock": math.ceil(ss[k] - 1e-9),
+                "order_up_to": math.ceil(up_to[k] - 1e-9), "computed_at": now, "updated_at": now,
+                "policy": "naive" if naive_rows[k] else "stockpilot",
+                "explanation": {
+                    "method": METHODS[int(demand.method_code[k])].value, "surge": bool(demand.surge[k]),
+                    "recent_velocity": round(float(demand.recent_velocity[k]), 4),
+                    "long_velocity": round(float(demand.long_velocity[k]), 4),
+                    "event_factor": round(float(demand.event_factor[k]), 4),
+                    "observations": int(demand.observations[k]),
+                    "service_level": None if np.isnan(policy.service_level[k]) else float(policy.service_level[k]),
+                    "z": None if np.isnan(policy.z[k]) else round(float(policy.z[k]), 4),
+                    "lead_time_days": float(lead[k]), "lead_time_spread_days": float(spread[k]),
+                    "supplier": terms[sku_id][5],
+                    "rule": "naive" if naive_rows[k] else ("manual_minmax" if not np.isnan(lo[k]) else "stockpilot"),
+                },
+            })
+        self.ctx.db.write(lambda conn: _store(conn, values))
+        written = time.perf_counter()
+        risk = self.view(limit=None, at_risk_only=True)
+        return RecomputeReport(n, read - started, computed - read, written - computed, len(risk))
+
+    def view(self, *, horizon_days: int = 7, at_risk_only: bool = False, limit: int | None = 100,
+             sku: str | None = None) -> list[dict[str, Any]]:
+        """Per SKU: available, incoming, demand, days of cover, projected stockout date, policy, at risk."""
+        today = self.ctx.clock.now().date()
+        with self.ctx.db.read() as conn:
+            rows = [r for r in demand_store.sku_index(conn) if sku is None or r.sku == sku]
+            policies = {r.sku_id: r for r in conn.execute(select(sku_policies))}
+            pos = po_store.open_quantities(conn, [r.id for r in rows], [s.value for s in INCOMING_STATUSES])
+        available = np.array([r.on_hand - r.committed - r.reserved for r in rows], dtype=np.float64)
+        mean = np.array([(policies[r.id].mean_daily or 0.0) if r.id in policies else 0.0 for r in rows])
+        po_rows, po_eta, po_qty = [], [], []
+        for k, r in enumerate(rows):
+            for quantity, eta in pos.get(r.id, []):
+                po_rows.append(k)
+                po_eta.append(float((eta - today).days) if eta else 0.0)
+                po_qty.append(float(quantity))
+        out_days = stockout_days_batch(available, mean, np.array(po_rows, dtype=np.int64), np.array(po_eta),
+                                       np.array(po_qty)) if rows else np.array([])
+        cover = days_of_cover_batch(available, mean) if rows else np.array([])
+        risk = at_risk_batch(out_days, horizon_days) if rows else np.array([], dtype=bool)
+        result = []
+        for k, r in enumerate(rows):
+            if at_risk_only and not risk[k]:
+                continue
+            p = policies.get(r.id)
+            result.append({
+                "sku": r.sku, "available": int(available[k]), "incoming": r.incoming,
+                "mean_daily": round(float(mean[k]), 4),
+                "days_of_cover": None if math.isinf(cover[k]) else round(float(cover[k]), 1),
+                "stockout_date": None if math.isinf(out_days[k]) else
+                (today + timedelta(days=math.floor(out_days[k]))).isoformat(),
+                "at_risk": bool(risk[k]),
+                "open_pos": [{"quantity": q, "eta": e.isoformat() if e else None} for q, e in pos.get(r.id, [])],
+                "reorder_point": p.reorder_point if p else None, "safety_stock": p.safety_stock if p else None,
+                "order_up_to": p.order_up_to if p else None, "demand_class": p.demand_class if p else None,
+                "manual_min": p.manual_min if p else None, "manual_max": p.manual_max if p else None,
+                "computed_at": p.computed_at.isoformat() if p and p.computed_at else None,
+                "explanation": p.explanation if p else None,
+            })
+        result.sort(key=lambda x: (not x["at_risk"], x["stockout_date"] or "9999", x["sku"]))
+        return result if limit is None else result[:limit]
+
+    def _terms(self, conn: Connection, rows: list[Any], now: datetime) -> dict[int, tuple[Any, ...]]:
+        """(lead time, spread, MOQ, pack, capacity, supplier) per SKU from its best-ranked offer."""
+        offers: dict[int, list[dict[str, Any]]] = {}
+        for offer in supplier_store.all_offers(conn):
+            offers.setdefault(offer["sku_id"], []).append(offer)
+        perf = supplier_store.performance(conn, sorted({o["supplier_id"] for os_ in offers.values() for o in os_}),
+                                          now)
+        terms: dict[int, tuple[Any, ...]] = {}
+        for r in rows:
+            mine = offers.get(r.id, [])
+            ranking = rank([supplier_store.as_offer(o, perf[o["supplier_id"]]) for o in mine], 1, today=now.date())
+            best = next((o for o in mine if o["code"] == ranking.chosen), None)
+            if best is None:
+                terms[r.id] = (DEFAULT_LEAD_TIME_DAYS, 0.0, 1, 1, None, None)
+            else:
+                terms[r.id] = (best["lead_time_days"], best["lead_time_spread_days"], best["moq"], best["pack_size"],
+                               best["capacity"], best["code"])
+        return terms
+
+
+def _or(row: Any, name: str, default: Any) -> Any:
+    value = getattr(row, name, None) if row is not None else None
+    return default if value is None else value
+
+
+def _events(events: list[Any], ids: list[int]) -> tuple[list[PlannedEvent], np.ndarray | None]:
+    if not events:
+        return [], None
+    index = {sku_id: k for k, sku_id in enumerate(ids)}
+    mask = np.zeros((len(events), len(ids)), dtype=bool)
+    planned = []
+    for e, row in enumerate(events):
+        planned.append(PlannedEvent(row.starts_on, row.ends_on, row.multiplier, row.name))
+        if row.sku_id is None:
+            mask[e, :] = True
+        elif row.sku_id in index:
+            mask[e, index[row.sku_id]] = True
+    return planned, mask
+
+
+def _store(conn: Connection, values: list[dict[str, Any]]) -> None:
+    stmt = insert_or_ignore(conn, sku_policies)
+    computed = ("mean_daily", "std_daily", "demand_class", "reorder_point", "safety_stock", "order_up_to",
+                "explanation", "computed_at", "updated_at")
+    stmt = stmt.on_conflict_do_update(index_elements=["sku_id"], set_={c: stmt.excluded[c] for c in computed})
+    for lo in range(0, len(values), 5000):
+        conn.execute(stmt, values[lo:lo + 5000])
+

@@ -1,0 +1,291 @@
+"""Purchasing use cases for people and for the runtime: the review queue, acknowledgements, receipts, escalation.
+
+People (API, CLI): list and show POs, approve / edit / reject what is in review, acknowledge on a supplier's
+behalf, receive, cancel. The runtime: the `replenishment` event consumer, the flush and escalation timers, and the
+outcome hook that learns whether a PO reached its supplier.
+Escalation: a sent PO not acknowledged after `ack_reminder_hours` alerts staff; after `ack_deadline_hours` it is
+cancelled and re-routed to the next-ranked supplier. A PO the outbox could not deliver is re-routed as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.db import po_store, supplier_store
+from stockpilot.adapters.suppliers.ack import AckTokenError, verify_ack
+from stockpilot.adapters.suppliers.edi_ack import PurchaseOrderAck
+from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
+from stockpilot.domain.purchasing import UNSENT_STATUSES, POStatus
+from stockpilot.runtime import decisions, outbox
+from stockpilot.runtime.consumers import Consumer
+from stockpilot.services.context import Context
+from stockpilot.services.lookups import require_sku
+from stockpilot.services.purchase_orders import ACK_DEADLINE, ACK_REMINDER, TOPICS, PurchaseOrders, summarise
+from stockpilot.services.replenishment import CONSUMER, FLUSH, Replenishment
+from stockpilot.services.secrets import app_secret
+from stockpilot.services.suppliers import require_supplier
+
+ALERT_TOPIC = "alert.email"
+
+
+class PurchasingService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.pos = PurchaseOrders(ctx)
+        self.replenishment = Replenishment(ctx, self.pos)
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+    def list(self, *, status: str | None = None, sku: str | None = None, after: int = 0,
+             limit: int = 100) -> list[dict[str, Any]]:
+        if status is not None and status not in POStatus.__members__.values():
+            raise ValidationFailed(f"unknown status {status!r}; one of {', '.join(s.value for s in POStatus)}")
+        with self.ctx.db.read() as conn:
+            sku_id = require_sku(conn, sku).id if sku else None
+            return [summarise(r) for r in po_store.list_pos(conn, status=status, sku_id=sku_id, after=after,
+                                                            limit=limit)]
+
+    def get(self, ref: str | int) -> dict[str, Any]:
+        with self.ctx.db.read() as conn:
+            return self.pos.describe(conn, self._resolve(conn, ref))
+
+    # ---- the review queue --------------------------------------------------------------------------------------
+    def approve(self, ref: str | int, *, supplier: str | None = None, quantities: dict[str, int] | None = None,
+                note: str | None = None) -> dict[str, Any]:
+        """Send a PO in review, optionally after changing its supplier and quantities (a person's edit)."""
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            po_id = self._resolve(conn, ref)
+            row = po_store.lock_po(conn, po_id)
+            assert row is not None
+            if POStatus(row["status"]) not in UNSENT_STATUSES:
+                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be approved")
+            self._edit(conn, row, supplier, quantities, now)
+            self.pos.send(conn, po_id, now)
+            decisions.record(conn, row["number"], "review", {"supplier": supplier, "quantities": quantities},
+                             [], {"action": "approve"}, note or "approved by a person", now)
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def edit(self, ref: str | int, *, supplier: str | None = None,
+             quantities: dict[str, int] | None = None) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            po_id = self._resolve(conn, ref)
+            row = po_store.lock_po(conn, po_id)
+            assert row is not None
+            if POStatus(row["status"]) not in UNSENT_STATUSES:
+                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be edited")
+            self._edit(conn, row, supplier, quantities, now)
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def reject(self, ref: str | int, reason: str) -> dict[str, Any]:
+        if not reason or not reason.strip():
+            raise ValidationFailed("a rejection needs a reason")
+
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            po_id = self._resolve(conn, ref)
+            row = po_store.lock_po(conn, po_id)
+            assert row is not None
+            if POStatus(row["status"]) not in UNSENT_STATUSES:
+                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be rejected")
+            self.pos.cancel(conn, po_id, f"rejected: {reason.strip()}", now, tell_supplier=False)
+            decisions.record(conn, row["number"], "review", {}, [], {"action": "reject"}, reason.strip(), now)
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def _edit(self, conn: Connection, row: dict[str, Any], supplier: str | None,
+              quantities: dict[str, int] | None, now: datetime) -> None:
+        lines = {ln["sku"]: ln for ln in po_store.lines(conn, row["id"])}
+        for sku, quantity in (quantities or {}).items():
+            if sku not in lines:
+                raise ValidationFailed(f"{sku} is not on {row['number']}")
+            if type(quantity) is not int or quantity <= 0:
+                raise ValidationFailed(f"quantity for {sku} must be a positive integer, got {quantity!r}")
+            po_store.set_line_quantity(conn, row["id"], lines[sku]["sku_id"], quantity)
+        if supplier is not None:
+            chosen = require_supplier(conn, supplier)
+            offers = {o["sku_id"]: o for o in supplier_store.offers_of_supplier(conn, chosen["id"])}
+            for line in lines.values():
+                offer = offers.get(line["sku_id"])
+                cost = Decimal(offer["unit_cost"]) if offer else None
+                po_store.set_line_cost(conn, row["id"], line["sku_id"], cost)
+            po_store.set_supplier(conn, row["id"], chosen["id"], chosen["currency"], now)
+        if quantities or supplier:
+            po_store.history(conn, row["id"], row["status"], row["revision"],
+                             "edited: " + ", ".join([*(f"{s}={q}" for s, q in (quantities or {}).items()),
+                                                     *([f"supplier={supplier}"] if supplier else [])]), now)
+
+    # ---- acknowledgements and receipts ------------------------------------------------------------------------
+    def acknowledge(self, ref: str | int, *, via: str = "api", supplier_reference: str | None = None,
+                    confirmed: dict[str, int] | None = None, revision: int | None = None) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            po_id = self._resolve(conn, ref)
+            self.pos.acknowledge(conn, po_id, via=via, now=self.ctx.clock.now(),
+                                 supplier_reference=supplier_reference, confirmed=confirmed, revision=revision)
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def acknowledge_link(self, token: str) -> dict[str, Any]:
+        """The supplier clicked the signed link in the PO email."""
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            secret = self.ctx.settings.secret_key or app_secret(conn, "ack", now)
+            try:
+                number, revision = verify_ack(token, secret, now)
+            except AckTokenError as exc:
+                raise ValidationFailed(str(exc)) from None
+            po_id = self._resolve(conn, number)
+            self.pos.acknowledge(conn, po_id, via="signed link", now=now, revision=revision)
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def acknowledge_855(self, acks: list[PurchaseOrderAck]) -> dict[str, Any]:
+        """Apply the POs acknowledged in one X12 855 interchange; a rejection is cancelled and re-routed."""
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            results = []
+            for ack in acks:
+                po_id = self._resolve(conn, ack.po_number)
+                row = po_store.po_row(conn, po_id=po_id)
+                assert row is not None
+                if ack.status == "rejected":
+                    why = f"rejected by {row['supplier']} (855 {ack.ack_type})"
+                    self.pos.cancel(conn, po_id, why, now, tell_supplier=False)
+                    replacements = self.replenishment.reroute(conn, row, why)
+                    decisions.record(conn, row["number"], "escalation", {"ack_type": ack.ack_type}, [],
+                                     {"action": "reroute", "replacements": [p["number"] for p in replacements]},
+                                     why, now)
+                else:
+                    by_line = {ln["line_no"]: ln["sku"] for ln in po_store.lines(conn, po_id)}
+                    confirmed: dict[str, int] = {}
+                    for line in ack.lines:
+                        if line.line in by_line:
+                            confirmed[by_line[line.line]] = confirmed.get(by_line[line.line], 0) + int(line.quantity)
+                    self.pos.acknowledge(conn, po_id, via=f"EDI 855 ({ack.status})", now=now,
+                                         supplier_reference=ack.supplier_reference, confirmed=confirmed)
+                results.append({"number": row["number"], "status": ack.status})
+            return {"acknowledged": results}
+
+        return self.ctx.db.write(work)
+
+    def receive(self, ref: str | int, quantities: dict[str, int], *, idempotency_key: str,
+                location: str | None = None) -> dict[str, Any]:
+        if not idempotency_key or not idempotency_key.strip():
+            raise ValidationFailed("idempotency_key is required")
+
+        def work(conn: Connection) -> dict[str, Any]:
+            po_id = self._resolve(conn, ref)
+            result = self.pos.receive(conn, po_id, quantities, key=idempotency_key.strip(),
+                                      now=self.ctx.clock.now(), location=location)
+            return {**self.pos.describe(conn, po_id), "replayed": result["replayed"]}
+
+        return self.ctx.db.write(work)
+
+    def cancel(self, ref: str | int, reason: str) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            po_id = self._resolve(conn, ref)
+            self.pos.cancel(conn, po_id, reason or "cancelled by a person", self.ctx.clock.now())
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
+    def flush_now(self) -> list[dict[str, Any]]:
+        """Flush every pending request at once (CLI `stockpilot replenish`, tests)."""
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            groups = sorted({r["group_key"] for r in po_store.all_requests(conn)})
+            return [po for group in groups for po in self.replenishment.flush(conn, group)]
+
+        return self.ctx.db.write(work)
+
+    # ---- runtime wiring ----------------------------------------------------------------------------------------
+    def consumer(self) -> Consumer:
+        return Consumer(CONSUMER, self.replenishment.on_event, kinds={"Oversold", "StockChanged"})
+
+    def timer_handlers(self) -> dict[str, Any]:
+        return {FLUSH: self._on_flush, ACK_REMINDER: self._on_reminder, ACK_DEADLINE: self._on_deadline}
+
+    def outcome_hooks(self) -> dict[str, outbox.OutcomeHook]:
+        return dict.fromkeys(TOPICS.values(), _DeliveryOutcome(self))
+
+    def _on_flush(self, conn: Connection, payload: dict[str, Any]) -> None:
+        self.replenishment.flush(conn, payload["group"])
+
+    def _on_reminder(self, conn: Connection, payload: dict[str, Any]) -> None:
+        now = self.ctx.clock.now()
+        row = po_store.po_row(conn, po_id=payload["po_id"])
+        if row is None or row["status"] != POStatus.SENT.value:
+            return
+        hours = self.ctx.settings.ack_reminder_hours
+        text = (f"{row['number']} to {row['supplier']} has not been acknowledged after {hours:g} h. "
+                f"It will be cancelled and re-routed after {self.ctx.settings.ack_deadline_hours:g} h.")
+        po_store.history(conn, row["id"], row["status"], row["revision"], f"staff alerted: no acknowledgement "
+                         f"after {hours:g} h", now)
+        decisions.record(conn, row["number"], "escalation", {"sent_at": row["sent_at"].isoformat(), "hours": hours},
+                         ["alert staff", "wait"], {"action": "alert_staff", "to": self.ctx.settings.alert_email},
+                         text, now)
+        if self.ctx.settings.alert_email:
+            outbox.enqueue(conn, ALERT_TOPIC, {"to": self.ctx.settings.alert_email,
+                                               "subject": f"{row['number']} not acknowledged", "body": text},
+                           f"alert:{row['number']}:ack_reminder", now)
+
+    def _on_deadline(self, conn: Connection, payload: dict[str, Any]) -> None:
+        now = self.ctx.clock.now()
+        row = po_store.po_row(conn, po_id=payload["po_id"])
+        if row is None or row["status"] != POStatus.SENT.value:
+            return
+        why = f"not acknowledged within {self.ctx.settings.ack_deadline_hours:g} h"
+        self.pos.cancel(conn, row["id"], why, now)
+        replacements = self.replenishment.reroute(conn, row, why)
+        decisions.record(conn, row["number"], "escalation", {"sent_at": row["sent_at"].isoformat()},
+                         ["cancel and re-route", "keep waiting"],
+                         {"action": "reroute", "replacements": [p["number"] for p in replacements]},
+                         f"{why}: cancelled, re-routed to " +
+                         (", ".join(p["number"] for p in replacements) or "nobody (no other supplier)"), now)
+
+    def _resolve(self, conn: Connection, ref: str | int) -> int:
+        text = str(ref).strip()
+        row = (po_store.po_row(conn, po_id=int(text)) if text.isdigit()
+               else po_store.po_row(conn, number=text.upper()))
+        if row is None:
+            raise NotFound(f"unknown purchase order {ref!r}")
+        return row["id"]
+
+
+class _DeliveryOutcome:
+    """The outbox's final word on a PO delivery, recorded in the same transaction as the outcome."""
+
+    def __init__(self, service: PurchasingService) -> None:
+        self.service = service
+
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime) -> None:
+        self.service.pos.delivered(conn, payload["po_number"], payload["revision"], now)
+
+    def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
+             now: datetime) -> None:
+        if payload.get("kind") == "cancel":
+            row = po_store.po_row(conn, number=payload["po_number"])
+            if row is not None:
+                po_store.history(conn, row["id"], row["status"], row["revision"],
+                                 f"the cancellation could not be delivered: {error[:300]}", now)
+            return
+        failed = self.service.pos.fail_delivery(conn, payload["po_number"], error, now)
+        if failed is None:
+            return
+        why = f"delivery failed: {error[:200]}"
+        replacements = self.service.replenishment.reroute(conn, failed, why)
+        decisions.record(conn, failed["number"], "escalation", {"error": error[:500]},
+                         ["re-route to the next supplier"],
+                         {"action": "reroute", "replacements": [p["number"] for p in replacements]},
+                         f"{why}; re-routed to " +
+                         (", ".join(p["number"] for p in replacements) or "nobody (no other supplier)"), now)
