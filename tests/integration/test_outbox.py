@@ -163,6 +163,50 @@ def test_unknown_topic_is_dead_at_once(db, clock):
     assert dead.status == "dead" and dead.attempts == 1 and "no handler for topic 'nobody'" in dead.last_error
 
 
+class Refused(Exception):
+    permanent = True
+
+
+def test_a_permanent_failure_is_dead_at_once_and_not_retried(db, clock):
+    enqueue_many(db, clock, 1, max_attempts=5)
+    calls = []
+
+    def refuse(payload, key):
+        calls.append(key)
+        raise Refused("401 bad token")
+
+    dispatcher = Dispatcher(db, clock, {"t": refuse}, worker_id="w1")
+    assert dispatcher.run_once().dead == 1
+    clock.advance(hours=2)
+    assert dispatcher.run_once().claimed == 0
+    dead = row(db, "k0")
+    assert (dead.status, dead.attempts, calls) == ("dead", 1, ["k0"])
+    assert "401 bad token" in dead.last_error
+
+
+class Hook:
+    def __init__(self):
+        self.seen = []
+
+    def delivered(self, conn, payload, key, now, result=None):
+        self.seen.append(("delivered", key, result))
+        ob.enqueue(conn, "follow-up", {"after": key}, f"after:{key}", now)  # effects commit with the outcome
+
+    def dead(self, conn, payload, key, error, now):
+        self.seen.append(("dead", key, error))
+
+
+def test_outcome_hooks_see_results_and_dead_letters_in_the_recording_transaction(db, clock):
+    enqueue_many(db, clock, 2, max_attempts=1)
+    hook = Hook()
+    handler = lambda payload, key: {"echo": payload["i"]} if payload["i"] == 0 else 1 / 0  # noqa: E731
+    Dispatcher(db, clock, {"t": handler}, worker_id="w1", outcomes={"t": hook}).run_once()
+    seen = {kind: (key, detail) for kind, key, detail in hook.seen}  # failures are recorded first, successes batched
+    assert seen["delivered"] == ("k0", {"echo": 0})
+    assert seen["dead"][0] == "k1" and "ZeroDivisionError" in seen["dead"][1]
+    assert row(db, "after:k0").status == "pending"
+
+
 def test_retry_and_discard_dead_rows(db, clock):
     enqueue_many(db, clock, 2, max_attempts=1)
     handler = Failing(failures=2)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,15 +44,19 @@ DEAD = "dead"
 DISCARDED = "discarded"
 STATUSES = (PENDING, DELIVERED, DEAD, DISCARDED)
 
-Handler = Callable[[dict[str, Any], str], None]
-"""Delivers one message: (payload, idempotency_key). Raising means "failed, try again later"."""
+Handler = Callable[[dict[str, Any], str], Any]
+"""Delivers one message: (payload, idempotency_key). Raising means "failed, try again later", unless the
+exception says `permanent = True` (retrying cannot help: refused, bad credentials, invalid document): then the row
+is dead at once. What it returns on success (e.g. a supplier's synchronous acknowledgement, JSON-able) is handed to
+the topic's OutcomeHook."""
 
 
 class OutcomeHook(Protocol):
     """Told of a topic's final outcomes inside the transaction that records them, so a business fact that follows
     from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it."""
 
-    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime) -> None: ...
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+                  result: Any = None) -> None: ...
 
     def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
              now: datetime) -> None: ...
@@ -148,6 +152,7 @@ class _Claim:
     attempts: int
     max_attempts: int
     lease_until: datetime
+    result: Any = None  # what the handler returned, for the topic's outcome hook
 
 
 class Dispatcher:
@@ -224,10 +229,13 @@ class Dispatcher:
                 outcome = self._record_failure(claim, f"no handler for topic {claim.topic!r}", final=True)
             else:
                 try:
-                    handler(claim.payload, claim.idempotency_key)
+                    result = handler(claim.payload, claim.idempotency_key)
                 except Exception as exc:
-                    outcome = self._record_failure(claim, f"{type(exc).__name__}: {exc}", final=False)
+                    outcome = self._record_failure(claim, f"{type(exc).__name__}: {exc}",
+                                                   final=bool(getattr(exc, "permanent", False)))
                 else:
+                    if claim.topic in self.outcomes:
+                        claim = replace(claim, result=result)
                     succeeded.append(claim)
                     if len(succeeded) >= self.flush_every:
                         self._flush_successes(succeeded, report)
@@ -263,7 +271,8 @@ class Dispatcher:
             )
             for claim in hooked:  # one by one: the hook must run only for a row whose outcome really was recorded
                 if conn.execute(self._guard(claim).values(**delivered)).rowcount == 1:
-                    self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now)
+                    self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now,
+                                                         claim.result)
                     recorded += 1
             return recorded
 

@@ -35,7 +35,9 @@ class PlanningSettings:
             if merged.get("manual_min") is not None and merged["manual_min"] > merged["manual_max"]:
                 raise ValidationFailed(f"manual_min {merged['manual_min']} is above manual_max {merged['manual_max']}")
             conn.execute(update(sku_policies).where(sku_policies.c.sku_id == ref.id).values(updated_at=now, **values))
-            return {"sku": sku, **{k: v for k, v in policy_row(conn, ref.id).items() if k != "sku_id"}}
+            row = policy_row(conn, ref.id)
+            return {"sku": sku, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()
+                                   if k != "sku_id"}}
 
         return self.ctx.db.write(work)
 

@@ -9,6 +9,7 @@ cancelled and re-routed to the next-ranked supplier. A PO the outbox could not d
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -268,8 +269,19 @@ class _DeliveryOutcome:
     def __init__(self, service: PurchasingService) -> None:
         self.service = service
 
-    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime) -> None:
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+                  result: Any = None) -> None:
         self.service.pos.delivered(conn, payload["po_number"], payload["revision"], now)
+        if isinstance(result, dict) and result.get("acknowledged") and payload.get("kind") != "cancel":
+            row = po_store.po_row(conn, number=payload["po_number"])
+            if row is not None:
+                by_line = {ln["line_no"]: ln["sku"] for ln in po_store.lines(conn, row["id"])}
+                confirmed = {by_line[ln["line"]]: ln["quantity_confirmed"] for ln in result.get("lines", [])
+                             if ln.get("line") in by_line}
+                with suppress(Conflict):  # cancelled meanwhile: a late acknowledgement changes nothing
+                    self.service.pos.acknowledge(conn, row["id"], via="supplier API", now=now,
+                                                 supplier_reference=result.get("supplier_reference"),
+                                                 confirmed=confirmed, revision=payload["revision"])
 
     def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
              now: datetime) -> None:

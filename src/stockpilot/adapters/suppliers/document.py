@@ -33,6 +33,8 @@ class DeliveryError(Exception):
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help (refused by the receiver, bad credentials, invalid document)."""
 
+    permanent = True  # the outbox dead-letters it at once instead of retrying
+
 
 class TransientDeliveryError(DeliveryError):
     """Worth retrying (receiver down or busy, timeout, temporary refusal)."""

@@ -57,7 +57,8 @@ class HttpApiDelivery:
         # Redirects are not followed: a POST that gets redirected went to the wrong URL, which retrying won't fix.
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def __call__(self, payload: dict[str, Any], idempotency_key: str) -> None:
+    def __call__(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any] | None:
+        """Deliver; returns the supplier's synchronous acknowledgement (JSON-able) when its answer carries one."""
         doc = PurchaseOrderDocument.from_payload(payload)
         url = doc.supplier.api_url
         if not url or not url.startswith(("http://", "https://")):
@@ -75,6 +76,7 @@ class HttpApiDelivery:
             raise TransientDeliveryError(f"supplier API transient failure: {url}: {type(exc).__name__}: {exc}") \
                 from exc
         _check(response, url, idempotency_key)
+        return _acknowledgement(response)
 
     def close(self) -> None:
         self.client.close()
@@ -94,6 +96,19 @@ def _check(response: httpx.Response, url: str, idempotency_key: str) -> None:
         raise TransientDeliveryError(f"supplier API transient failure: {summary}"
                                      + (f" (Retry-After {after})" if after else ""))
     raise PermanentDeliveryError(f"supplier API permanent failure: {summary}")
+
+
+def _acknowledgement(response: httpx.Response) -> dict[str, Any] | None:
+    # The order is delivered whatever the body says: a malformed acknowledgement must not turn into a retry.
+    try:
+        ack = parse_ack_response(response.content)
+    except ValueError:
+        return None
+    if ack is None:
+        return None
+    return {"acknowledged": True, "supplier_reference": ack.supplier_reference,
+            "lines": [{"line": ln.line, "quantity_confirmed": ln.quantity_confirmed,
+                       "ship_date": ln.ship_date.isoformat() if ln.ship_date else None} for ln in ack.lines]}
 
 
 def _json_field(response: httpx.Response, name: str) -> Any:
