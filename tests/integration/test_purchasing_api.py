@@ -123,7 +123,7 @@ def _855(po_number: str, quantity: int, code: str = "AD") -> str:
     """An X12 855 for our PO, in the envelope of the published sample (its ISA is exactly 106 characters)."""
     sample = (Path(__file__).resolve().parents[3] / "shared/fixtures/x12/node-x12_855.x12").read_text()
     isa, gs = sample.split("~")[:2]
-    body = [f"ST*855*0005", f"BAK*00*{code}*{po_number}*20260101**SUP-77***20260101",
+    body = ["ST*855*0005", f"BAK*00*{code}*{po_number}*20260101**SUP-77***20260101",
             f"PO1*1*{quantity}*EA*2*PE*BP*TEE", f"ACK*IA*{quantity}*EA", "CTT*1"]
     body.append(f"SE*{len(body) + 1}*0005")
     return "~".join([isa, gs, *body, "GE*1*5", "IEA*1*000000005"]) + "~"
