@@ -32,6 +32,7 @@ class Settings:
     supplier_weights: str = ""  # e.g. "lead_time=0.4,fill_rate=0.3,unit_cost=0.2,channel=0.1"
     service_level: float = 0.95
     target_cover_days: float = 30.0  # order up to lead time + this many days of demand
+    plan_every_hours: float = 24.0  # how often workers recompute demand and policies
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -56,6 +57,7 @@ class Settings:
             "supplier_weights": env.get("STOCKPILOT_SUPPLIER_WEIGHTS", ""),
             "service_level": float(env.get("STOCKPILOT_SERVICE_LEVEL", 0.95)),
             "target_cover_days": float(env.get("STOCKPILOT_TARGET_COVER_DAYS", 30.0)),
+            "plan_every_hours": float(env.get("STOCKPILOT_PLAN_EVERY_HOURS", 24.0)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

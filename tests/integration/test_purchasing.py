@@ -271,3 +271,39 @@ def test_window_zero_sends_the_po_in_the_signalling_pass(make, smtp):
     (po,) = purchase_orders(sp)
     assert po["status"] == "sent"
     assert len(outbox_rows(sp, "po.email")) == 1
+
+
+def test_workers_book_a_daily_recompute_that_fills_the_policies_the_triggers_read(make, clock):
+    sp, rt = make(oversell_window_seconds=0, plan_every_hours=24)
+    stock(sp, "TEE", {"WH": 40})
+    email_supplier(sp, lead=7)
+    for day in range(30):
+        sp.orders.place(f"SO-{day}", [line("TEE", 1)])
+        clock.advance(days=1)
+    assert sp.purchasing.schedule_planning() and not sp.purchasing.schedule_planning()  # booked once
+    rt.settle()
+    (view,) = sp.plan.view(sku="TEE")
+    assert view["mean_daily"] == pytest.approx(1.0, abs=0.05) and view["reorder_point"] >= 7
+    assert view["explanation"]["supplier"] == "ACME" and view["explanation"]["lead_time_days"] == 7
+    assert len(outbox_rows(sp, "plan.recompute")) == 1
+    rt.advance(hours=24)
+    assert len(outbox_rows(sp, "plan.recompute")) == 2  # and again a day later
+
+
+def test_skus_of_one_supplier_triggering_within_the_window_share_one_po(make, smtp, clock):
+    sp, rt = make(oversell_window_seconds=10)
+    stock(sp, "TEE", {"WH": 0}, backorder_policy="allow")
+    stock(sp, "MUG", {"WH": 12})
+    email_supplier(sp)
+    sp.suppliers.set_offer("ACME", "MUG", {"unit_cost": "2.50", "lead_time_days": 4})
+    sp.planning.set_policy("MUG", {"manual_min": 10, "manual_max": 24})
+    sp.orders.place("SO-1", [line("TEE", 2)])  # an oversell
+    rt.settle()
+    clock.advance(seconds=4)
+    sp.orders.place("SO-2", [line("MUG", 3)])  # and a reorder point, 4 s later
+    rt.settle()
+    rt.advance(seconds=7)
+    (po,) = purchase_orders(sp)
+    assert po["trigger"] == "oversell" and po["supplier"] == "ACME"
+    assert sorted((ln["sku"], ln["quantity"]) for ln in po["lines"]) == [("MUG", 15), ("TEE", 2)]
+    assert len(po_messages(smtp, 1)) == 1

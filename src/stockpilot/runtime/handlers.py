@@ -6,6 +6,7 @@ the services). Later capabilities register theirs here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from stockpilot.adapters.webhook import TOPIC as WEBHOOK_TOPIC
 from stockpilot.adapters.webhook import WebhookHandler
 from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer
+from stockpilot.services.purchasing import PLAN_TOPIC
 
 if TYPE_CHECKING:
     from stockpilot.bootstrap import Stockpilot
@@ -31,10 +33,11 @@ class Automations:
     timer_handlers: dict[str, timers.TimerHandler]
     consumers: list[Consumer]
     outcomes: dict[str, outbox.OutcomeHook]
+    on_start: list[Callable[[], Any]]
 
     def worker_kwargs(self) -> dict[str, Any]:
         return {"outbox_handlers": self.outbox_handlers, "timer_handlers": self.timer_handlers,
-                "consumers": self.consumers, "outcomes": self.outcomes}
+                "consumers": self.consumers, "outcomes": self.outcomes, "on_start": self.on_start}
 
 
 def automations(sp: Stockpilot) -> Automations:
@@ -46,12 +49,14 @@ def automations(sp: Stockpilot) -> Automations:
         TOPIC_HTTP: HttpApiDelivery(),
         TOPIC_EDI: EdiDelivery(str(Path(settings.edi_dir))),
         ALERT_TOPIC: mail or StaffEmail(settings.smtp_url or "", settings.mail_from),
+        PLAN_TOPIC: lambda payload, key: sp.plan.recompute().as_dict(),
     }
     return Automations(
         outbox_handlers=handlers,
         timer_handlers=dict(sp.purchasing.timer_handlers()),
         consumers=[sp.purchasing.consumer()],
         outcomes=sp.purchasing.outcome_hooks(),
+        on_start=[sp.purchasing.schedule_planning],
     )
 
 

@@ -53,6 +53,7 @@ class Worker:
         metrics: RuntimeMetrics | None = None,
         backoff: outbox.Backoff | None = None,
         outcomes: Mapping[str, outbox.OutcomeHook] | None = None,
+        on_start: list[Callable[[], object]] | None = None,
     ) -> None:
         self.sp = sp
         self.settings = settings or WorkerSettings()
@@ -61,6 +62,7 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: PostgresListener | None = None
+        self._on_start = list(on_start or [])  # e.g. make sure the daily planning timer is booked
         self.dispatcher = outbox.Dispatcher(
             sp.db, sp.ctx.clock, {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()},
             worker_id=self.settings.worker_id, lease_seconds=self.settings.lease_seconds, backoff=backoff,
@@ -77,6 +79,8 @@ class Worker:
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
+        for hook in self._on_start:
+            hook()
         self.sp.db.on_commit = self.signals.fire  # writes in this process wake us without a round trip
         if not self.sp.db.is_sqlite:
             dsn = make_url(self.sp.db.url).set(drivername="postgresql").render_as_string(hide_password=False)

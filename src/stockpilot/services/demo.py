@@ -30,6 +30,16 @@ STOCK = {
 }
 
 
+# Two suppliers that work with no outside set-up: EDI files dropped in STOCKPILOT_EDI_DIR (./edi-outbox). Email
+# suppliers need STOCKPILOT_SMTP_URL; until it is set their deliveries fail with that reason in `outbox list`.
+SUPPLIERS = [
+    ("THREADWORKS", "Threadworks Apparel", {"TEE-BLK-S": ("4.10", 6), "TEE-BLK-M": ("4.10", 6),
+                                            "TEE-BLK-L": ("4.25", 6), "TOTE-NAT": ("2.80", 10)}),
+    ("KILNCO", "Kiln & Co Homeware", {"MUG-WHT": ("3.40", 9), "MUG-BLU": ("3.40", 9),
+                                      "TEE-BLK-L": ("4.90", 3)}),
+]
+
+
 def seed_demo(sp: Stockpilot) -> None:
     for code, name, kind, priority in LOCATIONS:
         with contextlib.suppress(Conflict):  # already seeded
@@ -47,3 +57,10 @@ def seed_demo(sp: Stockpilot) -> None:
         for location, quantity in per_location.items():
             sp.stock.adjust(sku=sku, location=location, on_hand=quantity, idempotency_key=f"demo:{sku}:{location}",
                             reason="demo seed", source="demo")
+    for code, name, offers in SUPPLIERS:
+        with contextlib.suppress(Conflict):
+            sp.suppliers.add(code, {"name": name, "delivery_method": "edi", "edi_id": code[:15]})
+        for sku, (cost, lead) in offers.items():
+            sp.suppliers.set_offer(code, sku, {"unit_cost": cost, "lead_time_days": lead, "pack_size": 6
+                                               if sku.startswith("TEE") else 1})
+    sp.planning.set_policy("TEE-BLK-L", {"manual_min": 10, "manual_max": 40})

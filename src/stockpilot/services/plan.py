@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,9 @@ class RecomputeReport:
     seconds_computing: float
     seconds_writing: float
     at_risk: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class PlanService:

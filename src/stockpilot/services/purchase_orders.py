@@ -324,7 +324,7 @@ class PurchaseOrders:
             supplier=Supplier(
                 code=supplier["code"], name=supplier["name"], currency=supplier["currency"],
                 email=supplier["email"], api_url=supplier["api_url"], api_token=supplier["api_token"],
-                edi_dir=supplier["edi_dir"] or settings.edi_dir, edi_sender_id=settings.edi_sender_id,
+                edi_dir=supplier["edi_dir"], edi_sender_id=settings.edi_sender_id,  # None: the default drop
                 edi_receiver_id=supplier["edi_id"],
             ),
             buyer=Buyer(name=settings.buyer_name, email=settings.mail_from,

@@ -10,18 +10,19 @@ cancelled and re-routed to the next-ranked supplier. A PO the outbox could not d
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import po_store, supplier_store
+from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
 from stockpilot.adapters.suppliers.ack import AckTokenError, verify_ack
 from stockpilot.adapters.suppliers.edi_ack import PurchaseOrderAck
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.purchasing import UNSENT_STATUSES, POStatus
-from stockpilot.runtime import decisions, outbox
+from stockpilot.runtime import decisions, outbox, timers
 from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.context import Context
 from stockpilot.services.lookups import require_sku
@@ -30,7 +31,9 @@ from stockpilot.services.replenishment import CONSUMER, FLUSH, Replenishment
 from stockpilot.services.secrets import app_secret
 from stockpilot.services.suppliers import require_supplier
 
-ALERT_TOPIC = "alert.email"
+PLAN_TIMER = "plan.daily"
+PLAN_KEY = "plan"
+PLAN_TOPIC = "plan.recompute"
 
 
 class PurchasingService:
@@ -214,7 +217,27 @@ class PurchasingService:
         return Consumer(CONSUMER, self.replenishment.on_event, kinds={"Oversold", "StockChanged"})
 
     def timer_handlers(self) -> dict[str, Any]:
-        return {FLUSH: self._on_flush, ACK_REMINDER: self._on_reminder, ACK_DEADLINE: self._on_deadline}
+        return {FLUSH: self._on_flush, ACK_REMINDER: self._on_reminder, ACK_DEADLINE: self._on_deadline,
+                PLAN_TIMER: self._on_plan_timer}
+
+    def schedule_planning(self) -> bool:
+        """Make sure the daily recompute is scheduled (a worker calls this on start); True if it scheduled it."""
+        def work(conn: Connection) -> bool:
+            if timers.has_scheduled(conn, PLAN_KEY, PLAN_TIMER):
+                return False
+            now = self.ctx.clock.now()
+            timers.schedule(conn, PLAN_TIMER, PLAN_KEY, now, {}, now=now)
+            return True
+
+        return self.ctx.db.write(work)
+
+    def _on_plan_timer(self, conn: Connection, payload: dict[str, Any]) -> None:
+        # A timer handler must stay quick and inside its transaction: it only asks for the recompute (an outbox
+        # row, run by a worker outside any transaction) and books tomorrow's.
+        now = self.ctx.clock.now()
+        hours = self.ctx.settings.plan_every_hours
+        outbox.enqueue(conn, PLAN_TOPIC, {"requested_at": now.isoformat()}, f"plan:{now.isoformat()}", now)
+        timers.schedule(conn, PLAN_TIMER, PLAN_KEY, now + timedelta(hours=hours), {}, now=now)
 
     def outcome_hooks(self) -> dict[str, outbox.OutcomeHook]:
         return dict.fromkeys(TOPICS.values(), _DeliveryOutcome(self))

@@ -109,7 +109,7 @@ class Replenishment:
         """Turn the group's pending requests into POs (or amendments). Returns the POs created."""
         now = self.ctx.clock.now()
         today = now.date()
-        buckets: dict[tuple[str, bool, str, int | None], _Bucket] = {}
+        buckets: dict[tuple[str, bool, int | None], _Bucket] = {}
         for request in po_store.take_requests(conn, group):
             sku = sku_ref_by_id(conn, request["sku_id"])
             ledger.lock_sku(conn, sku.id)  # one flush at a time per SKU, in SKU order
@@ -145,7 +145,7 @@ class Replenishment:
         """Order what `po` no longer brings from the next-ranked supplier not yet tried for it."""
         now = self.ctx.clock.now()
         tried = list(po["tried_suppliers"] or [])
-        buckets: dict[tuple[str, bool, str, int | None], _Bucket] = {}
+        buckets: dict[tuple[str, bool, int | None], _Bucket] = {}
         for line in po_store.lines(conn, po["id"]):
             outstanding = line["quantity"] - line["received"]
             if outstanding <= 0:
@@ -195,7 +195,7 @@ class Replenishment:
             return quantity
         return round_order_quantity(quantity, offer["moq"], offer["pack_size"], None)[0]
 
-    def _place(self, conn: Connection, buckets: dict[tuple[str, bool, str, int | None], _Bucket], sku: SkuRef,
+    def _place(self, conn: Connection, buckets: dict[tuple[str, bool, int | None], _Bucket], sku: SkuRef,
                need: Need, ranking: Ranking, inputs: dict[str, Any], trigger: str, parent_id: int | None,
                tried: list[str], today: date) -> None:
         offers = {o["code"]: o for o in supplier_store.offers_for_sku(conn, sku.id)}
@@ -211,8 +211,12 @@ class Replenishment:
                                  over_capacity=ranking.over_capacity or capped, unit_cost=unit_cost,
                                  last_unit_cost=last_cost)
         supplier = supplier_store.supplier_by_id(conn, chosen["supplier_id"]) if chosen else None
-        key = (ranking.chosen or NO_SUPPLIER, bool(reasons), trigger, parent_id)
+        # One PO per supplier: an oversell and a reorder of the same supplier in one window share it (the PO's
+        # trigger is the more urgent one). Top-ups and re-routes stay apart: they answer for one earlier PO.
+        key = (ranking.chosen or NO_SUPPLIER, bool(reasons), parent_id)
         bucket = buckets.setdefault(key, _Bucket(supplier, trigger=trigger, parent_id=parent_id, tried=tried))
+        if trigger == "oversell":
+            bucket.trigger = "oversell"
         bucket.review.extend(f"{sku.sku}: {r}" for r in reasons)
         bucket.lines.append((sku, quantity, unit_cost))
         if chosen is not None:
@@ -224,7 +228,7 @@ class Replenishment:
         decisions.record(conn, sku.sku, "replenishment", {**inputs, "last_unit_cost": str(last_cost) if last_cost
                          else None}, ranking.as_options(), choice, reason, self.ctx.clock.now())
 
-    def _create(self, conn: Connection, buckets: dict[tuple[str, bool, str, int | None], _Bucket],
+    def _create(self, conn: Connection, buckets: dict[tuple[str, bool, int | None], _Bucket],
                 now: datetime) -> list[dict[str, Any]]:
         created = []
         for bucket in buckets.values():
