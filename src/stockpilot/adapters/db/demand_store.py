@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import demand_history, order_lines, orders, planned_events, skus
+from stockpilot.adapters.db.tables import demand_history, planned_events, skus
 
 
 def sku_index(conn: Connection) -> list[Any]:
@@ -26,38 +27,63 @@ def daily_matrix(conn: Connection, rows: list[Any], today: date, days: int) -> n
 
     A SKU is observed from its first imported day or its creation, whichever is earlier. Order demand is what
     was ordered (cancellations taken off: a cancelled sale is not demand), on the UTC day the order was placed.
+    Planning reads a year for every SKU, so this reads on the bare driver cursor with the day offset computed in
+    SQL, and scatters into the matrix with NumPy: no Row or date object per record.
     """
     start = today - timedelta(days=days)
-    position = {r.id: i for i, r in enumerate(rows)}
     units = np.zeros((len(rows), days), dtype=np.float64)
-    first_seen = {r.id: r.created_at.date() for r in rows}
-    for sku_id, day, quantity in conn.execute(
-        select(demand_history.c.sku_id, demand_history.c.day, demand_history.c.units)
-        .where(demand_history.c.day >= start, demand_history.c.day < today)
-    ):
-        if sku_id in position:
-            units[position[sku_id], (day - start).days] += quantity
-            first_seen[sku_id] = min(first_seen[sku_id], day)
-    for sku_id, day in conn.execute(
-        select(demand_history.c.sku_id, func.min(demand_history.c.day)).group_by(demand_history.c.sku_id)
-    ):
-        if sku_id in first_seen:
-            first_seen[sku_id] = min(first_seen[sku_id], day)
-    since = datetime.combine(start, time.min).replace(tzinfo=rows[0].created_at.tzinfo) if rows else None
-    if since is not None:
-        for sku_id, placed, quantity, cancelled in conn.execute(
-            select(order_lines.c.sku_id, orders.c.created_at, order_lines.c.quantity, order_lines.c.cancelled)
-            .join(orders, orders.c.id == order_lines.c.order_id)
-            .where(orders.c.created_at >= since)
-        ):
-            offset = (placed.date() - start).days
-            if sku_id in position and 0 <= offset < days:
-                units[position[sku_id], offset] += quantity - cancelled
-    for sku_id, seen in first_seen.items():
-        unobserved = (seen - start).days
-        if unobserved > 0:
-            units[position[sku_id], :min(unobserved, days)] = np.nan
+    if not rows:
+        return units
+    ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+    index = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+    index[ids] = np.arange(len(rows))
+    sqlite = conn.dialect.name == "sqlite"
+    offset = ("CAST(julianday(day) - julianday(:start) AS INTEGER)" if sqlite else "(day - CAST(:start AS date))")
+    history = _fetch(conn, f"SELECT sku_id, {offset}, units FROM demand_history WHERE day >= :start AND day < :end",
+                     {"start": start.isoformat(), "end": today.isoformat()})
+    _scatter(units, index, history)
+    placed = ("CAST(julianday(substr(o.created_at, 1, 10)) - julianday(:start) AS INTEGER)" if sqlite else
+              "(CAST(o.created_at AT TIME ZONE 'UTC' AS date) - CAST(:start AS date))")
+    since = ("substr(o.created_at, 1, 10) >= :start AND substr(o.created_at, 1, 10) < :end" if sqlite else
+             "o.created_at >= CAST(:start_ts AS timestamptz) AND o.created_at < CAST(:end_ts AS timestamptz)")
+    ordered = _fetch(conn, f"SELECT l.sku_id, {placed}, l.quantity - l.cancelled FROM order_lines l "
+                           f"JOIN orders o ON o.id = l.order_id WHERE {since}",
+                     {"start": start.isoformat(), "end": today.isoformat(),
+                      "start_ts": f"{start}T00:00:00+00:00", "end_ts": f"{today}T00:00:00+00:00"})
+    _scatter(units, index, ordered)
+
+    first_seen = np.array([(r.created_at.date() - start).days for r in rows], dtype=np.int64)
+    first_day = _fetch(conn, f"SELECT sku_id, MIN({offset}), 0 FROM demand_history GROUP BY sku_id",
+                       {"start": start.isoformat()})
+    if len(first_day):
+        known = (first_day[:, 0] < len(index)) & (index[np.minimum(first_day[:, 0], len(index) - 1)] >= 0)
+        rows_of = index[first_day[known, 0]]
+        np.minimum.at(first_seen, rows_of, first_day[known, 1])
+    unobserved = np.clip(first_seen, 0, days)
+    mask = np.arange(days)[None, :] < unobserved[:, None]
+    units[mask] = np.nan
     return units
+
+
+def _fetch(conn: Connection, sql: str, params: dict[str, Any]) -> np.ndarray:
+    """(sku_id, day offset, units) triples as an int64 array, straight from the driver."""
+    if conn.dialect.name != "sqlite":  # SQLite's driver takes :name, psycopg %(name)s
+        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        params = {k: v for k, v in params.items() if f"%({k})s" in sql}
+    else:
+        params = {k: v for k, v in params.items() if f":{k}" in sql}
+    found = conn.exec_driver_sql(sql, params).fetchall()
+    return np.array(found, dtype=np.int64).reshape(-1, 3)
+
+
+def _scatter(units: np.ndarray, index: np.ndarray, triples: np.ndarray) -> None:
+    if not len(triples):
+        return
+    sku, day, qty = triples[:, 0], triples[:, 1], triples[:, 2]
+    keep = (sku < len(index)) & (day >= 0) & (day < units.shape[1])
+    rows = index[np.where(keep, sku, 0)]
+    keep &= rows >= 0
+    np.add.at(units, (rows[keep], day[keep]), qty[keep])
 
 
 def upsert_history(conn: Connection, values: Iterable[dict[str, Any]]) -> int:

@@ -12,19 +12,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stockpilot.adapters.csv_catalog import RowError
 from stockpilot.bootstrap import build
 from stockpilot.domain.errors import StockpilotError
+from stockpilot.services.history_import import HistoryImport
 from stockpilot.services.importer import ImportReport, ImportService
 
 
 def import_command(
-    file: Annotated[Path, typer.Argument(help="The CSV file: Stockpilot's layout or a Shopify product or "
-                                              "inventory export.", exists=True, dir_okay=False, readable=True)],
+    source: Annotated[str, typer.Argument(help="The CSV file (Stockpilot's layout or a Shopify product or inventory "
+                                               "export), or the word `history` followed by a daily-demand CSV.")],
+    history_file: Annotated[Path | None, typer.Argument(help="With `history`: a CSV of sku,date,units.",
+                                                        show_default=False)] = None,
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good rows and report the bad "
                                                                    "ones, instead of importing nothing."),
     location: str | None = typer.Option(None, "--location", help="Location (code or name) for counts the file "
                                                                  "does not place, e.g. Shopify product CSV "
                                                                  "quantities."),
 ) -> None:
-    """Import SKUs, products and on-hand counts from a CSV file; importing the same file again changes nothing."""
+    """Import SKUs, products and on-hand counts from a CSV file; importing the same file again changes nothing.
+    `stockpilot import history FILE.csv` imports daily demand (sku,date,units) for planning instead."""
+    if source == "history":
+        import_history(history_file)
+        return
+    file = Path(source)
+    if history_file is not None or not file.is_file():
+        typer.echo(f"error: {source}: no such file" if history_file is None else
+                   "error: give one file, or `history FILE`", err=True)
+        raise typer.Exit(2)
     console = Console(stderr=True)  # the bar goes to stderr, so stdout carries only the summary
     sp = build()
     try:
@@ -64,3 +76,22 @@ def summary(report: ImportReport, skip_invalid: bool) -> str:
         f"stock levels: {report.stock_levels_set} set, {report.stock_levels_already_imported} already imported "
         f"from this file before"
     )
+
+
+def import_history(file: Path | None) -> None:
+    if file is None or not file.is_file():
+        typer.echo(f"error: {file or 'a daily-demand CSV'}: no such file (usage: stockpilot import history FILE.csv)",
+                   err=True)
+        raise typer.Exit(2)
+    sp = build()
+    try:
+        report = HistoryImport(sp.ctx).import_file(file)
+    finally:
+        sp.close()
+    for error in report.errors:
+        typer.echo(format_error(file, error), err=True)
+    if report.errors:
+        typer.echo(f"nothing imported: {len(report.errors)} error(s)")
+        raise typer.Exit(1)
+    typer.echo(f"{file}: {report.rows_read} rows read; {report.days_imported} SKU-days of demand set for "
+               f"{report.skus} SKUs")

@@ -221,7 +221,7 @@ def _po_table(rows: list[dict[str, Any]], as_json: bool, title: str, *, reason: 
     table = Table(title=title)
     columns = ["number", "status", "supplier", "trigger", "created", "ETA"] + (["reason"] if reason else [])
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "reason")
     for r in rows:
         cells = [r["number"], r["status"], r["supplier"] or "-", r["trigger"], r["created_at"][:16], r["eta"] or "-"]
         table.add_row(*cells, *([r["review_reason"] or ""] if reason else []))
