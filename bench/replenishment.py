@@ -5,8 +5,8 @@
    process. Each of N events is an order over HTTP for a SKU with no stock (an oversell, as a channel's order
    webhook will deliver it once connectors exist); the clock runs from just before the request is sent until the
    SMTP server has accepted the PO email for that SKU (PDF attached). Events are sent one at a time (the next after
-   the previous PO email arrived), so this is latency, not throughput. Baseline in the same run: the same kind of PO email rendered and sent
-   straight to the same SMTP server by this process (the transport's floor, no Stockpilot pipeline).
+   the previous PO email arrived), so this is latency, not throughput. Baseline in the same run: the same kind of
+   PO email rendered and sent straight to an SMTP server by this process (the transport's floor, no pipeline).
 2. Planning. `PlanService.recompute()` end to end on SQLite (read a year of daily history per SKU from the database,
    estimate demand, rank supplier offers, compute policies, write them, compute the at-risk list) for 1,000 and
    10,000 SKUs, against the domain math alone on the same matrix (what `bench/planning.py` measures up to 100,000).
