@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('stockpilot.db').resolve()}"
@@ -33,31 +34,58 @@ class Settings:
     service_level: float = 0.95
     target_cover_days: float = 30.0  # order up to lead time + this many days of demand
     plan_every_hours: float = 24.0  # how often workers recompute demand and policies
+    service_by_class: str = ""  # e.g. "A=0.98,B=0.95,C=0.90": plan by ABC class of annual value (a SKU's own wins)
+    ordering_cost: float | None = None  # cost of placing one PO; with holding_rate, order quantities use EOQ
+    holding_rate: float | None = None  # yearly holding cost as a fraction of unit cost (e.g. 0.25)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then the config file, then STOCKPILOT_* variables, then `overrides` (each wins over the last).
+
+        Every field is a setting: `oversell_window_seconds` is STOCKPILOT_OVERSELL_WINDOW_SECONDS in the
+        environment and `oversell_window_seconds = 10` in the TOML file named by STOCKPILOT_CONFIG (default
+        ./stockpilot.toml, if present).
+        """
         env = os.environ
-        values: dict[str, object] = {
-            "database_url": env.get("STOCKPILOT_DATABASE_URL", DEFAULT_DATABASE_URL),
-            "reservation_ttl_seconds": int(env.get("STOCKPILOT_RESERVATION_TTL_SECONDS", 30 * 60)),
-            "expiry_sweep_seconds": float(env.get("STOCKPILOT_EXPIRY_SWEEP_SECONDS", 5.0)),
-            "db_pool_size": int(env.get("STOCKPILOT_DB_POOL_SIZE", 10)),
-            "oversell_window_seconds": float(env.get("STOCKPILOT_OVERSELL_WINDOW_SECONDS", 10.0)),
-            "ack_reminder_hours": float(env.get("STOCKPILOT_ACK_REMINDER_HOURS", 24.0)),
-            "ack_deadline_hours": float(env.get("STOCKPILOT_ACK_DEADLINE_HOURS", 48.0)),
-            "smtp_url": env.get("STOCKPILOT_SMTP_URL"),
-            "mail_from": env.get("STOCKPILOT_MAIL_FROM", cls.mail_from),
-            "buyer_name": env.get("STOCKPILOT_BUYER_NAME", cls.buyer_name),
-            "buyer_address": env.get("STOCKPILOT_BUYER_ADDRESS", ""),
-            "public_url": env.get("STOCKPILOT_PUBLIC_URL", cls.public_url),
-            "secret_key": env.get("STOCKPILOT_SECRET_KEY"),
-            "edi_dir": env.get("STOCKPILOT_EDI_DIR", cls.edi_dir),
-            "edi_sender_id": env.get("STOCKPILOT_EDI_SENDER_ID", cls.edi_sender_id),
-            "alert_email": env.get("STOCKPILOT_ALERT_EMAIL"),
-            "supplier_weights": env.get("STOCKPILOT_SUPPLIER_WEIGHTS", ""),
-            "service_level": float(env.get("STOCKPILOT_SERVICE_LEVEL", 0.95)),
-            "target_cover_days": float(env.get("STOCKPILOT_TARGET_COVER_DAYS", 30.0)),
-            "plan_every_hours": float(env.get("STOCKPILOT_PLAN_EVERY_HOURS", 24.0)),
-        }
+        values: dict[str, object] = {}
+        path = Path(env.get("STOCKPILOT_CONFIG", "stockpilot.toml"))
+        if path.is_file():
+            with path.open("rb") as handle:
+                try:
+                    loaded = tomllib.load(handle)
+                except tomllib.TOMLDecodeError as exc:
+                    raise ConfigError(f"{path}: {exc}") from None
+            unknown = set(loaded) - {f.name for f in fields(cls)}
+            if unknown:
+                raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+            values.update({k: _coerce(cls, k, v, f"{path}: {k}") for k, v in loaded.items()})
+        elif "STOCKPILOT_CONFIG" in env:
+            raise ConfigError(f"STOCKPILOT_CONFIG={path}: no such file")
+        for f in fields(cls):
+            name = f"STOCKPILOT_{f.name.upper()}"
+            if name in env:
+                values[f.name] = _coerce(cls, f.name, env[name], name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable or file and key."""
+
+
+def _coerce(cls: type[Settings], name: str, raw: object, where: str) -> object:
+    kind = next(f.type for f in fields(cls) if f.name == name)
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    text = str(raw).strip()
+    try:
+        if kind.startswith("int"):
+            return int(text)
+        if kind.startswith("float"):
+            return float(text)
+        if kind.startswith("bool"):
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+    except ValueError:
+        raise ConfigError(f"{where}: expected {kind.split(' ')[0]}, got {raw!r}") from None
+    return text if kind.startswith("str") else raw

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
 import pytest
 
 from stockpilot.adapters.db import demand_store
+from stockpilot.bootstrap import build
+from stockpilot.config import Settings
+from stockpilot.domain.errors import NotFound, ValidationFailed
 from stockpilot.services.history_import import HistoryImport
 from tests.integration.helpers import line, stock
 from tests.integration.purchasing_helpers import Runtime
@@ -106,3 +110,49 @@ def test_an_open_po_moves_the_projected_stockout_out(sp, clock):
     after = sp.plan.view(sku="TEE")[0]
     assert after["incoming"] == 41 and after["open_pos"] == [{"quantity": 41, "eta": "2026-09-02"}]
     assert after["stockout_date"] == "2026-09-29"  # (19 + 41) / 2 a day = 30 days
+
+
+def test_abc_classes_set_service_levels_and_costs_switch_order_quantities_to_eoq(db_url, clock, tmp_path):
+    settings = Settings(database_url=db_url, service_by_class="A=0.99,B=0.95,C=0.80", ordering_cost=50.0,
+                        holding_rate=0.25)
+    sp = build(settings, clock=clock, migrate=False)
+    try:
+        clock.set(clock.now().replace(year=2026, month=7, day=1))
+        lines = ["sku,date,units"]
+        for sku, rate in (("FAST", 20), ("MID", 4), ("SLOW", 1)):
+            stock(sp, sku, {"WH": 10})
+            lines += [f"{sku},{date.fromordinal(date(2026, 3, 1).toordinal() + d)},{rate}" for d in range(120)]
+        assert HistoryImport(sp.ctx).import_file(write(tmp_path, "\n".join(lines) + "\n")).errors == []
+        sp.suppliers.add("ACME", {"name": "Acme", "delivery_method": "email", "email": "po@acme.test"})
+        for sku in ("FAST", "MID", "SLOW"):
+            sp.suppliers.set_offer("ACME", sku, {"unit_cost": "10", "lead_time_days": 5})
+        sp.planning.set_policy("SLOW", {"service_level": 0.97})  # its own level wins over its class
+        sp.plan.recompute()
+        views = [sp.plan.view(sku=s)[0] for s in ("FAST", "MID", "SLOW")]
+        fast, mid, slow = (v["explanation"] for v in views)
+        assert (fast["abc_class"], fast["service_level"]) == ("A", 0.99)
+        assert (mid["abc_class"], mid["service_level"]) == ("B", 0.95)
+        assert (slow["abc_class"], slow["service_level"]) == ("C", 0.97)
+        # EOQ = sqrt(2 D S / H): D = 365 x daily demand, S = 50 a PO, H = 0.25 x unit cost 10
+        assert fast["eoq"] == pytest.approx(math.sqrt(2 * 365 * views[0]["mean_daily"] * 50 / 2.5), abs=0.2)
+        assert views[0]["order_up_to"] == pytest.approx(views[0]["reorder_point"] + fast["eoq"], abs=1.5)
+    finally:
+        sp.close()
+
+
+def test_planned_events_raise_the_forecast_over_their_days(sp, clock, tmp_path):
+    clock.set(clock.now().replace(year=2026, month=7, day=1))
+    stock(sp, "TEE", {"WH": 10})
+    lines = ["sku,date,units"] + [f"TEE,{date.fromordinal(date(2026, 3, 1).toordinal() + d)},2" for d in range(122)]
+    assert HistoryImport(sp.ctx).import_file(write(tmp_path, "\n".join(lines) + "\n")).errors == []
+    sp.plan.recompute()
+    assert sp.plan.view(sku="TEE")[0]["mean_daily"] == pytest.approx(2, rel=0.01)
+    event = sp.planning.add_event("Summer sale", "2026-07-01", "2026-08-31", 3.0, sku="TEE")
+    assert sp.planning.list_events() == [event]
+    sp.plan.recompute()
+    assert sp.plan.view(sku="TEE")[0]["mean_daily"] == pytest.approx(6, rel=0.01)
+    with pytest.raises(ValidationFailed):
+        sp.planning.add_event("Backwards", "2026-08-01", "2026-07-01", 2.0)
+    sp.planning.remove_event(event["id"])
+    with pytest.raises(NotFound):
+        sp.planning.remove_event(event["id"])

@@ -307,3 +307,28 @@ def test_skus_of_one_supplier_triggering_within_the_window_share_one_po(make, sm
     assert po["trigger"] == "oversell" and po["supplier"] == "ACME"
     assert sorted((ln["sku"], ln["quantity"]) for ln in po["lines"]) == [("MUG", 15), ("TEE", 2)]
     assert len(po_messages(smtp, 1)) == 1
+
+
+def test_receipt_releases_backorders_oldest_first_and_a_short_shipment_can_be_closed(make, clock):
+    sp, rt = make(oversell_window_seconds=0)
+    stock(sp, "TEE", {"WH": 1}, backorder_policy="allow")
+    email_supplier(sp)
+    for n, quantity in enumerate((3, 2, 4), start=1):  # SO-1 partly covered by the 1 on hand; all backordered
+        sp.orders.place(f"SO-{n}", [line("TEE", quantity)])
+        clock.advance(seconds=1)
+    rt.settle()
+    (po,) = purchase_orders(sp)
+    assert po["lines"][0]["quantity"] == 8
+    sp.purchasing.receive(po["number"], {"TEE": 4}, idempotency_key="r1")  # on hand 5: SO-1 (3) and SO-2 (2)
+    with sp.db.read() as conn:
+        from stockpilot.runtime.decisions import list_for
+        released = [d for d in list_for(conn, "TEE") if d.kind == "backorder_release"]
+    assert [d.choice for d in released] == [["SO-1", "SO-2"]]
+    events = sp.stock.events(kind="BackorderReleased")
+    assert [(e["payload"]["reference"], e["payload"]["quantity"]) for e in events] == [("SO-1", 3), ("SO-2", 2)]
+
+    closed = sp.purchasing.close(po["number"], "supplier shipped 4 of 8, rest discontinued")
+    assert closed["status"] == "closed" and totals(sp, "TEE")["incoming"] == 0
+    with pytest.raises(Conflict):
+        sp.purchasing.cancel(po["number"], "too late")  # a closed PO stays closed
+    assert sp.checker.run().problems == []

@@ -149,3 +149,22 @@ def test_an_edi_supplier_gets_an_850_file_and_its_855_acknowledges(app, client, 
     shown = client.get(f"/api/v1/purchase-orders/{po['number']}").json()
     assert shown["status"] == "acknowledged" and shown["supplier_reference"] == "SUP-77"
     assert shown["lines"][0]["confirmed"] == 5
+
+
+def test_plan_and_planned_events_over_http(app, client):
+    stock(app, "TEE", {"WH": 3})
+    for n in range(3):
+        app.orders.place(f"SO-{n}", [line("TEE", 1)])
+    assert client.post("/api/v1/plan/recompute").json()["skus"] == 1
+    everything = client.get("/api/v1/plan", params={"all": "true"}).json()
+    assert everything["items"][0]["sku"] == "TEE" and everything["days"] == 7
+    assert client.get("/api/v1/plan", params={"days": 0}).status_code == 422
+    created = client.post("/api/v1/planned-events", json={"name": "Black Friday", "starts_on": "2026-11-27",
+                                                          "ends_on": "2026-11-30", "multiplier": 4})
+    assert created.status_code == 201 and created.json()["sku"] is None
+    bad = client.post("/api/v1/planned-events", json={"name": "x", "starts_on": "tomorrow", "ends_on": "2026-01-01",
+                                                      "multiplier": 2})
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.json()["detail"]
+    assert len(client.get("/api/v1/planned-events").json()["items"]) == 1
+    assert client.delete(f"/api/v1/planned-events/{created.json()['id']}").status_code == 204
+    assert client.delete(f"/api/v1/planned-events/{created.json()['id']}").status_code == 404

@@ -21,9 +21,11 @@ from sqlalchemy import Connection, select
 from stockpilot.adapters.db import demand_store, po_store, supplier_store
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import sku_policies
+from stockpilot.domain.abc_analysis import abc_classes_batch, class_service_levels
 from stockpilot.domain.coverage import at_risk_batch, days_of_cover_batch, stockout_days_batch
 from stockpilot.domain.demand import CLASSES, METHODS, estimate_batch
 from stockpilot.domain.demand_events import PlannedEvent
+from stockpilot.domain.errors import ValidationFailed
 from stockpilot.domain.policy import naive_batch, policy_batch
 from stockpilot.domain.purchasing import POStatus
 from stockpilot.domain.suppliers import rank
@@ -67,8 +69,7 @@ class PlanService:
         ids = [r.id for r in rows]
         lead, spread, moq, pack = (np.array([terms[i][k] for i in ids], dtype=np.float64) for k in range(4))
         capacity = np.array([terms[i][4] if terms[i][4] is not None else np.inf for i in ids])
-        default_level = self.ctx.settings.service_level
-        level = np.array([_or(settings.get(i), "service_level", default_level) for i in ids])
+        cost = np.array([terms[i][6] for i in ids], dtype=np.float64)
         cover = np.array([_or(settings.get(i), "target_cover_days", self.ctx.settings.target_cover_days)
                           for i in ids])
         lo = np.array([_or(settings.get(i), "manual_min", np.nan) for i in ids], dtype=np.float64)
@@ -78,9 +79,11 @@ class PlanService:
 
         planned, event_rows = _events(events, ids)
         demand = estimate_batch(history, today=today, events=planned, event_rows=event_rows, horizon_days=lead)
+        classes, level = self._service_levels(demand.mean_daily, cost, [settings.get(i) for i in ids])
+        costs = self._eoq_costs(cost)
         policy = policy_batch(demand.mean_daily, demand.std_daily, lead_time_days=lead, lead_time_std_days=spread,
                               service_level=level, available=available, incoming=incoming, cover_days=cover,
-                              moq=moq, pack_size=pack, capacity=capacity, manual_min=lo, manual_max=hi)
+                              moq=moq, pack_size=pack, capacity=capacity, manual_min=lo, manual_max=hi, **costs)
         naive_rows = np.array([_or(settings.get(i), "policy", "stockpilot") == "naive" for i in ids])
         if naive_rows.any():
             naive = naive_batch(demand.base_mean_daily, lead_time_days=lead, cover_days=cover, available=available,
@@ -109,7 +112,8 @@ class PlanService:
                     "service_level": None if np.isnan(policy.service_level[k]) else float(policy.service_level[k]),
                     "z": None if np.isnan(policy.z[k]) else round(float(policy.z[k]), 4),
                     "lead_time_days": float(lead[k]), "lead_time_spread_days": float(spread[k]),
-                    "supplier": terms[sku_id][5],
+                    "supplier": terms[sku_id][5], "abc_class": classes[k] if classes is not None else None,
+                    "eoq": None if np.isnan(policy.eoq[k]) else round(float(policy.eoq[k]), 1),
                     "rule": "naive" if naive_rows[k] else ("manual_minmax" if not np.isnan(lo[k]) else "stockpilot"),
                 },
             })
@@ -160,8 +164,30 @@ class PlanService:
         result.sort(key=lambda x: (not x["at_risk"], x["stockout_date"] or "9999", x["sku"]))
         return result if limit is None else result[:limit]
 
+    def _service_levels(self, mean_daily: np.ndarray, unit_cost: np.ndarray, own: list[Any]
+                        ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Per SKU: its own service level, else its ABC class's (when STOCKPILOT_SERVICE_BY_CLASS is set), else the
+        default. ABC classes rank SKUs by annual demand value (unit cost of the best offer; 1 where none)."""
+        default = np.full(len(own), self.ctx.settings.service_level)
+        classes = None
+        if self.ctx.settings.service_by_class:
+            table = _class_table(self.ctx.settings.service_by_class)
+            classes = abc_classes_batch(mean_daily * 365.0 * np.where(np.isnan(unit_cost), 1.0, unit_cost))
+            by_class = class_service_levels(classes, table)
+            default = np.where(np.isnan(by_class), default, by_class)
+        levels = np.array([row.service_level if row is not None and row.service_level is not None else default[k]
+                           for k, row in enumerate(own)], dtype=np.float64)
+        return classes, levels
+
+    def _eoq_costs(self, unit_cost: np.ndarray) -> dict[str, Any]:
+        """EOQ inputs when ordering and holding costs are configured; otherwise order up to the target cover."""
+        s = self.ctx.settings
+        if s.ordering_cost is None or s.holding_rate is None:
+            return {}
+        return {"unit_cost": unit_cost, "ordering_cost": s.ordering_cost, "holding_cost_rate": s.holding_rate}
+
     def _terms(self, conn: Connection, rows: list[Any], now: datetime) -> dict[int, tuple[Any, ...]]:
-        """(lead time, spread, MOQ, pack, capacity, supplier) per SKU from its best-ranked offer."""
+        """(lead time, spread, MOQ, pack, capacity, supplier, unit cost) per SKU from its best-ranked offer."""
         offers: dict[int, list[dict[str, Any]]] = {}
         for offer in supplier_store.all_offers(conn):
             offers.setdefault(offer["sku_id"], []).append(offer)
@@ -173,11 +199,26 @@ class PlanService:
             ranking = rank([supplier_store.as_offer(o, perf[o["supplier_id"]]) for o in mine], 1, today=now.date())
             best = next((o for o in mine if o["code"] == ranking.chosen), None)
             if best is None:
-                terms[r.id] = (DEFAULT_LEAD_TIME_DAYS, 0.0, 1, 1, None, None)
+                terms[r.id] = (DEFAULT_LEAD_TIME_DAYS, 0.0, 1, 1, None, None, np.nan)
             else:
                 terms[r.id] = (best["lead_time_days"], best["lead_time_spread_days"], best["moq"], best["pack_size"],
-                               best["capacity"], best["code"])
+                               best["capacity"], best["code"], float(best["unit_cost"]))
         return terms
+
+
+def _class_table(text: str) -> dict[str, float]:
+    """"A=0.98,B=0.95,C=0.90" -> {"A": 0.98, ...}; a malformed entry names itself."""
+    table: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            level = float(value)
+        except ValueError:
+            raise ValidationFailed(f"STOCKPILOT_SERVICE_BY_CLASS: {part!r} is not CLASS=LEVEL") from None
+        if name.strip().upper() not in ("A", "B", "C") or not 0.5 <= level < 1:
+            raise ValidationFailed(f"STOCKPILOT_SERVICE_BY_CLASS: {part!r}: class A, B or C, level in [0.5, 1)")
+        table[name.strip().upper()] = level
+    return table
 
 
 def _or(row: Any, name: str, default: Any) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import sku_policies
-from stockpilot.domain.errors import ValidationFailed
+from stockpilot.adapters.db.tables import planned_events, sku_policies, skus
+from stockpilot.domain.errors import NotFound, ValidationFailed
 from stockpilot.services.context import Context
 from stockpilot.services.lookups import require_sku
 
@@ -40,6 +41,48 @@ class PlanningSettings:
                                    if k != "sku_id"}}
 
         return self.ctx.db.write(work)
+
+
+    def add_event(self, name: str, starts_on: str, ends_on: str, multiplier: float,
+                  sku: str | None = None) -> dict[str, Any]:
+        """A promotion or season: demand on days in [starts_on, ends_on] is `multiplier` times the usual."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationFailed("name is required")
+        try:
+            start, end = date.fromisoformat(str(starts_on)), date.fromisoformat(str(ends_on))
+        except ValueError:
+            raise ValidationFailed(f"starts_on and ends_on must be dates (YYYY-MM-DD), got {starts_on!r}, "
+                                   f"{ends_on!r}") from None
+        if end < start:
+            raise ValidationFailed(f"ends_on {end} is before starts_on {start}")
+        if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 0 < multiplier <= 100:
+            raise ValidationFailed(f"multiplier must be a number in (0, 100], got {multiplier!r}")
+
+        def work(conn: Connection) -> dict[str, Any]:
+            sku_id = require_sku(conn, sku).id if sku else None
+            event_id = conn.execute(insert(planned_events).values(
+                name=name.strip(), sku_id=sku_id, starts_on=start, ends_on=end, multiplier=float(multiplier),
+            ).returning(planned_events.c.id)).scalar_one()
+            return {"id": event_id, "name": name.strip(), "sku": sku, "starts_on": start.isoformat(),
+                    "ends_on": end.isoformat(), "multiplier": float(multiplier)}
+
+        return self.ctx.db.write(work)
+
+    def list_events(self) -> list[dict[str, Any]]:
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(
+                select(planned_events, skus.c.sku).outerjoin(skus, skus.c.id == planned_events.c.sku_id)
+                .order_by(planned_events.c.starts_on, planned_events.c.id)
+            ).all()
+        return [{"id": r.id, "name": r.name, "sku": r.sku, "starts_on": r.starts_on.isoformat(),
+                 "ends_on": r.ends_on.isoformat(), "multiplier": r.multiplier} for r in rows]
+
+    def remove_event(self, event_id: int) -> None:
+        def work(conn: Connection) -> None:
+            if conn.execute(delete(planned_events).where(planned_events.c.id == event_id)).rowcount != 1:
+                raise NotFound(f"unknown planned event {event_id}")
+
+        self.ctx.db.write(work)
 
 
 def policy_row(conn: Connection, sku_id: int) -> dict[str, Any]:

@@ -220,6 +220,8 @@ class PurchaseOrders:
             if applied is not None:
                 po_store.add_received(conn, po_id, line["sku_id"], quantity)
                 applied_any = True
+                self._release_backorders(conn, sku_ref, where, applied.location_after.on_hand - quantity,
+                                         applied.location_after.on_hand, row["number"], now)
         lines_now = po_store.lines(conn, po_id)
         complete = all(ln["received"] >= ln["quantity"] for ln in lines_now)
         if applied_any:
@@ -236,6 +238,43 @@ class PurchaseOrders:
         return {"number": row["number"], "replayed": not applied_any,
                 "lines": [{"sku": ln["sku"], "quantity": ln["quantity"], "received": ln["received"]}
                           for ln in lines_now]}
+
+    def _release_backorders(self, conn: Connection, sku: SkuRef, location: LocationRef, before: int, after: int,
+                            number: str, now: datetime) -> None:
+        """Orders waiting for these units, oldest first, are now covered: say so (notices, fulfilment follow)."""
+        released = po_store.released_backorders(conn, sku.id, location.id, before, after)
+        for order in released:
+            po_store.record_event(conn, "BackorderReleased", sku.sku, location.code,
+                                  {**order, "purchase_order": number}, now)
+        if released:
+            decisions.record(conn, sku.sku, "backorder_release",
+                             {"on_hand_before": before, "on_hand_after": after, "purchase_order": number},
+                             [], [o["reference"] for o in released],
+                             f"{len(released)} backordered order(s) covered by the receipt on {number}, oldest "
+                             "first", now)
+
+    def close(self, conn: Connection, po_id: int, reason: str, now: datetime) -> bool:
+        """received / partially_received -> closed: a short shipment is accepted, the rest is no longer expected."""
+        row = po_store.lock_po(conn, po_id)
+        if row is None:
+            raise NotFound(f"unknown purchase order {po_id}")
+        status = POStatus(row["status"])
+        if not po_store.move(conn, po_id, {POStatus.PARTIALLY_RECEIVED, POStatus.RECEIVED},
+                             {"status": POStatus.CLOSED.value}, now):
+            if status is POStatus.CLOSED:
+                return False
+            raise Conflict(f"{row['number']} is {status.value}: only a received PO can be closed (cancel a sent one)")
+        full = po_store.po_row(conn, po_id=po_id)
+        assert full is not None
+        location = LocationRef(row["location_id"], full["location"], 0)
+        for line in po_store.lines(conn, po_id):
+            outstanding = line["quantity"] - line["received"]
+            if outstanding > 0:
+                self._incoming(conn, line, location, -outstanding, f"po:{po_id}:close:{line['sku_id']}", full, now)
+        po_store.release_in_flight(conn, po_id)
+        timers.cancel(conn, timer_key(po_id), now)
+        po_store.history(conn, po_id, POStatus.CLOSED.value, row["revision"], reason, now)
+        return True
 
     # ---- cancelling ----------------------------------------------------------------------------------------
     def cancel(self, conn: Connection, po_id: int, reason: str, now: datetime, *, tell_supplier: bool = True) -> bool:

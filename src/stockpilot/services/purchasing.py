@@ -196,6 +196,14 @@ class PurchasingService:
 
         return self.ctx.db.write(work)
 
+    def close(self, ref: str | int, reason: str | None = None) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            po_id = self._resolve(conn, ref)
+            self.pos.close(conn, po_id, reason or "closed by a person", self.ctx.clock.now())
+            return self.pos.describe(conn, po_id)
+
+        return self.ctx.db.write(work)
+
     def cancel(self, ref: str | int, reason: str) -> dict[str, Any]:
         def work(conn: Connection) -> dict[str, Any]:
             po_id = self._resolve(conn, ref)

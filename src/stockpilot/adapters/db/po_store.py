@@ -11,7 +11,10 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import (
+    events,
     locations,
+    order_lines,
+    orders,
     purchase_order_history,
     purchase_order_lines,
     purchase_orders,
@@ -237,3 +240,35 @@ def set_supplier(conn: Connection, po_id: int, supplier_id: int, currency: str, 
 
 def all_requests(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(select(replenishment_requests))]
+
+
+def released_backorders(conn: Connection, sku_id: int, location_id: int, on_hand_before: int,
+                        on_hand_after: int) -> list[dict[str, Any]]:
+    """Open order lines (oldest first) that on_hand now covers but did not cover before: backorders released.
+
+    Units go to the oldest open orders first, so line k is covered when the outstanding units of it and every
+    older line fit in on_hand.
+    """
+    outstanding = order_lines.c.quantity - order_lines.c.fulfilled - order_lines.c.cancelled
+    rows = conn.execute(
+        select(orders.c.id, orders.c.reference, orders.c.source, outstanding.label("outstanding"))
+        .join(orders, orders.c.id == order_lines.c.order_id)
+        .where(order_lines.c.sku_id == sku_id, order_lines.c.location_id == location_id, orders.c.status == "open",
+               outstanding > 0)
+        .order_by(orders.c.id, order_lines.c.id)
+    )
+    released, cumulative = [], 0
+    for r in rows:
+        cumulative += r.outstanding
+        if cumulative > on_hand_after:
+            break
+        if cumulative > on_hand_before:
+            released.append({"order_id": r.id, "reference": r.reference, "source": r.source,
+                             "quantity": r.outstanding})
+    return released
+
+
+def record_event(conn: Connection, kind: str, sku: str, location: str | None, payload: dict[str, Any],
+                 now: datetime) -> None:
+    """A domain event outside the ledger's own (e.g. BackorderReleased), in the caller's transaction."""
+    conn.execute(insert(events).values(kind=kind, sku=sku, location=location, payload=payload, created_at=now))

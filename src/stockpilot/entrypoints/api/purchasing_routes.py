@@ -6,7 +6,7 @@ from html import escape
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from stockpilot.adapters.suppliers.edi_ack import parse_855
@@ -71,6 +71,14 @@ class PolicyIn(Strict):
     policy: Literal["stockpilot", "naive"] | None = None
 
 
+class PlannedEventIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    sku: str | None = None
+    starts_on: str
+    ends_on: str
+    multiplier: float
+
+
 class ApproveIn(Strict):
     supplier: str | None = None
     quantities: dict[str, int] | None = None
@@ -131,6 +139,38 @@ def set_policy(sku: str, body: PolicyIn, request: Request) -> JSONResponse:
                         headers={"cache-control": "no-store"})
 
 
+# ---- planning -----------------------------------------------------------------------------------------------
+@router.get("/plan")
+def plan(request: Request, days: int = Query(7, ge=1, le=365), all_skus: bool = Query(False, alias="all"),
+         sku: str | None = None, limit: int = Query(500, ge=1, le=100_000)) -> JSONResponse:
+    """Days of cover, projected stockout (open POs at their ETA) and SKUs at risk within `days`."""
+    items = _app(request).plan.view(horizon_days=days, at_risk_only=not all_skus and sku is None, limit=limit,
+                                    sku=sku)
+    return JSONResponse({"items": items, "days": days})
+
+
+@router.post("/plan/recompute")
+def recompute(request: Request) -> JSONResponse:
+    return JSONResponse(_app(request).plan.recompute().as_dict())
+
+
+@router.post("/planned-events", status_code=201)
+def add_planned_event(body: PlannedEventIn, request: Request) -> JSONResponse:
+    created = _app(request).planning.add_event(body.name, body.starts_on, body.ends_on, body.multiplier, body.sku)
+    return JSONResponse(created, status_code=201)
+
+
+@router.get("/planned-events")
+def list_planned_events(request: Request) -> JSONResponse:
+    return JSONResponse({"items": _app(request).planning.list_events()})
+
+
+@router.delete("/planned-events/{event_id}", status_code=204)
+def remove_planned_event(event_id: int, request: Request) -> Response:
+    _app(request).planning.remove_event(event_id)
+    return Response(status_code=204)
+
+
 # ---- purchase orders ---------------------------------------------------------------------------------------
 @router.get("/purchase-orders")
 def list_purchase_orders(request: Request, status: str | None = None, sku: str | None = None,
@@ -182,6 +222,11 @@ def receive(ref: str, body: ReceiveIn, request: Request) -> JSONResponse:
 @router.post("/purchase-orders/{ref}/cancel")
 def cancel(ref: str, body: CancelIn, request: Request) -> JSONResponse:
     return JSONResponse(_app(request).purchasing.cancel(ref, body.reason))
+
+
+@router.post("/purchase-orders/{ref}/close")
+def close(ref: str, body: CancelIn, request: Request) -> JSONResponse:
+    return JSONResponse(_app(request).purchasing.close(ref, body.reason))
 
 
 @router.post("/edi/855")

@@ -121,6 +121,7 @@ app.add_typer(runtime_commands.timers_app, name="timers")
 app.add_typer(purchasing_commands.supplier_app, name="supplier")
 app.add_typer(purchasing_commands.po_app, name="po")
 app.command("plan")(purchasing_commands.plan_command)
+app.add_typer(purchasing_commands.event_app, name="planned-event")
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

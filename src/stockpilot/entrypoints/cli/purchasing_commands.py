@@ -15,6 +15,7 @@ from stockpilot.domain.errors import StockpilotError
 
 supplier_app = typer.Typer(help="Suppliers and what they offer.", no_args_is_help=True)
 po_app = typer.Typer(help="Purchase orders and the review queue.", no_args_is_help=True)
+event_app = typer.Typer(help="Planned events: promotions and seasons that multiply demand.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -176,6 +177,13 @@ def po_receive(
                                                             for ln in po["lines"]))
 
 
+@po_app.command("close")
+def po_close(number: str, reason: Annotated[str, typer.Option(help="Why (e.g. short shipment accepted).")]) -> None:
+    """Close a received or partly received PO; what was not delivered is no longer expected."""
+    po = _run(lambda sp: sp.purchasing.close(number, reason))
+    console.print(f"{po['number']} {po['status']}")
+
+
 @po_app.command("ack")
 def po_ack(number: str, reference: Annotated[str | None, typer.Option(help="The supplier's order number.")] = None
            ) -> None:
@@ -234,3 +242,33 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | int | None) -> str:
     return "-" if value is None else f"{value:g}"
+
+
+@event_app.command("add")
+def event_add(
+    name: str,
+    starts_on: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    ends_on: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), inclusive.")],
+    multiplier: Annotated[float, typer.Option(help="Demand on those days is this many times the usual.")],
+    sku: Annotated[str | None, typer.Option(help="Only this SKU (default: every SKU).")] = None,
+) -> None:
+    """Plan for a promotion or season."""
+    event = _run(lambda sp: sp.planning.add_event(name, starts_on, ends_on, multiplier, sku))
+    console.print(f"planned event {event['id']}: {event['name']} x{event['multiplier']:g} "
+                  f"{event['starts_on']}..{event['ends_on']} ({event['sku'] or 'every SKU'})")
+
+
+@event_app.command("list")
+def event_list() -> None:
+    """Planned events, by start date."""
+    table = Table("id", "name", "sku", "from", "to", "x")
+    for e in _run(lambda sp: sp.planning.list_events()):
+        table.add_row(str(e["id"]), e["name"], e["sku"] or "all", e["starts_on"], e["ends_on"], f"{e['multiplier']:g}")
+    console.print(table)
+
+
+@event_app.command("remove")
+def event_remove(event_id: int) -> None:
+    """Forget a planned event."""
+    _run(lambda sp: sp.planning.remove_event(event_id))
+    console.print(f"planned event {event_id} removed")
