@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stockpilot.bootstrap import build
-from stockpilot.config import Settings
+from stockpilot.config import ConfigError, Settings
 from stockpilot.domain.errors import StockpilotError
 from stockpilot.entrypoints.cli import purchasing_commands, runtime_commands
 from stockpilot.entrypoints.cli.import_command import import_command
@@ -123,6 +123,15 @@ app.add_typer(purchasing_commands.po_app, name="po")
 app.command("plan")(purchasing_commands.plan_command)
 app.add_typer(purchasing_commands.event_app, name="planned-event")
 
+def run() -> None:
+    """The console script: a setting that cannot be used is one clear line and exit 2, not a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"error: {exc}")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
+    run()
