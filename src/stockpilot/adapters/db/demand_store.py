@@ -72,7 +72,8 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any]) -> np.ndarray:
         params = {k: v for k, v in params.items() if f"%({k})s" in sql}
     else:
         params = {k: v for k, v in params.items() if f":{k}" in sql}
-    found = conn.exec_driver_sql(sql, params).fetchall()
+    # The DB-API cursor's plain tuples: NumPy probing SQLAlchemy Row objects costs ~10 us a row.
+    found = conn.exec_driver_sql(sql, params).cursor.fetchall()
     return np.array(found, dtype=np.int64).reshape(-1, 3)
 
 
