@@ -156,3 +156,43 @@ def test_planned_events_raise_the_forecast_over_their_days(sp, clock, tmp_path):
     sp.planning.remove_event(event["id"])
     with pytest.raises(NotFound):
         sp.planning.remove_event(event["id"])
+
+
+def test_the_packed_series_cache_always_equals_a_full_read_of_orders_and_history(sp, clock, tmp_path):
+    from stockpilot.adapters.db import demand_series
+
+    clock.set(clock.now().replace(year=2026, month=3, day=1))
+    rng = np.random.default_rng(5)
+    for sku in ("A", "B", "C"):
+        stock(sp, sku, {"WH": 10_000})
+    orders: list[int] = []
+
+    def matrices():
+        today = clock.now().date()
+        with sp.db.read() as conn:
+            rows = demand_store.sku_index(conn)
+            cached, update = demand_series.read(conn, rows, today, 60)
+            full = demand_store.daily_matrix(conn, rows, today, 60)
+        sp.db.write(lambda conn: demand_series.save(conn, update))
+        return cached, full
+
+    for day in range(90):
+        for n in range(int(rng.integers(0, 4))):
+            sku = ("A", "B", "C")[int(rng.integers(0, 3))]
+            placed, _ = sp.orders.place(f"SO-{day}-{n}", [line(sku, int(rng.integers(1, 5)))])
+            orders.append(placed["id"])
+        if day == 40:
+            stock(sp, "D", {"WH": 5})  # a SKU born mid-way
+        if day == 50:
+            sp.orders.cancel(orders[len(orders) // 2])  # an old sale cancelled: its day changes
+            Runtime.build(sp).settle()  # the replenishment consumer marks that SKU's series stale
+        if day == 60:
+            history = "sku,date,units\n" + "".join(f"B,2026-02-{d:02d},7\n" for d in range(1, 20))
+            assert HistoryImport(sp.ctx).import_file(write(tmp_path, history)).errors == []
+        clock.advance(days=1)
+        if day % 7 == 3 or day in (50, 51, 60, 61):
+            cached, full = matrices()
+            np.testing.assert_array_equal(cached, full)
+    cached, full = matrices()
+    np.testing.assert_array_equal(cached, full)
+    assert sp.plan.recompute().skus == 4

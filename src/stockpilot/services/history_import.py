@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from stockpilot.adapters.csv_catalog import RowError
-from stockpilot.adapters.db import demand_store
+from stockpilot.adapters.db import demand_series, demand_store
 from stockpilot.adapters.db.catalog_store import sku_ref
 from stockpilot.services.context import Context
 
@@ -88,6 +88,7 @@ class HistoryImport:
             values = [{"sku_id": ids[s], "day": d, "units": u} for (s, d), u in sorted(totals.items())]
             for lo in range(0, len(values), 5000):
                 demand_store.upsert_history(conn, values[lo:lo + 5000])
+            demand_series.mark_stale(conn, ids.values())  # past days changed: planning rebuilds these series
             report.days_imported = len(values)
             report.skus = len(ids)
 

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
-from stockpilot.adapters.db import demand_store, po_store, supplier_store
+from stockpilot.adapters.db import demand_series, demand_store, po_store, supplier_store
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import sku_policies
 from stockpilot.domain.abc_analysis import abc_classes_batch, class_service_levels
-from stockpilot.domain.coverage import at_risk_batch, days_of_cover_batch, stockout_days_batch
+from stockpilot.domain.coverage import DEFAULT_RISK_DAYS, at_risk_batch, days_of_cover_batch, stockout_days_batch
 from stockpilot.domain.demand import CLASSES, METHODS, estimate_batch
 from stockpilot.domain.demand_events import PlannedEvent
 from stockpilot.domain.errors import ValidationFailed
@@ -58,9 +58,12 @@ class PlanService:
         today = now.date()
         with self.ctx.db.read() as conn:
             rows = demand_store.sku_index(conn)
-            history = demand_store.daily_matrix(conn, rows, today, HISTORY_DAYS)
+            history, series_update = demand_series.read(conn, rows, today, HISTORY_DAYS)
             terms = self._terms(conn, rows, now)
-            settings = {r.sku_id: r for r in conn.execute(select(sku_policies))}
+            settings = {r.sku_id: r for r in conn.execute(select(
+                sku_policies.c.sku_id, sku_policies.c.service_level, sku_policies.c.manual_min,
+                sku_policies.c.manual_max, sku_policies.c.target_cover_days, sku_policies.c.policy))}
+            open_pos = po_store.open_quantities(conn, None, [s.value for s in INCOMING_STATUSES])
             events = demand_store.events_between(conn, today, today + timedelta(days=365))
         read = time.perf_counter()
         n = len(rows)
@@ -117,10 +120,16 @@ class PlanService:
                     "rule": "naive" if naive_rows[k] else ("manual_minmax" if not np.isnan(lo[k]) else "stockpilot"),
                 },
             })
-        self.ctx.db.write(lambda conn: _store(conn, values))
+        def write(conn: Connection) -> None:
+            # The cache moves only with a recompute that stored its policies; a lost race keeps the winner's.
+            demand_series.save(conn, series_update)
+            _store(conn, values)
+
+        self.ctx.db.write(write)
         written = time.perf_counter()
-        risk = self.view(limit=None, at_risk_only=True)
-        return RecomputeReport(n, read - started, computed - read, written - computed, len(risk))
+        out_days = _stockout_days(available, demand.mean_daily, ids, open_pos, today)
+        at_risk = int(at_risk_batch(out_days, DEFAULT_RISK_DAYS).sum())
+        return RecomputeReport(n, read - started, computed - read, written - computed, at_risk)
 
     def view(self, *, horizon_days: int = 7, at_risk_only: bool = False, limit: int | None = 100,
              sku: str | None = None) -> list[dict[str, Any]]:
@@ -132,14 +141,7 @@ class PlanService:
             pos = po_store.open_quantities(conn, [r.id for r in rows], [s.value for s in INCOMING_STATUSES])
         available = np.array([r.on_hand - r.committed - r.reserved for r in rows], dtype=np.float64)
         mean = np.array([(policies[r.id].mean_daily or 0.0) if r.id in policies else 0.0 for r in rows])
-        po_rows, po_eta, po_qty = [], [], []
-        for k, r in enumerate(rows):
-            for quantity, eta in pos.get(r.id, []):
-                po_rows.append(k)
-                po_eta.append(float((eta - today).days) if eta else 0.0)
-                po_qty.append(float(quantity))
-        out_days = stockout_days_batch(available, mean, np.array(po_rows, dtype=np.int64), np.array(po_eta),
-                                       np.array(po_qty)) if rows else np.array([])
+        out_days = _stockout_days(available, mean, [r.id for r in rows], pos, today)
         cover = days_of_cover_batch(available, mean) if rows else np.array([])
         risk = at_risk_batch(out_days, horizon_days) if rows else np.array([], dtype=bool)
         result = []
@@ -196,14 +198,33 @@ class PlanService:
         terms: dict[int, tuple[Any, ...]] = {}
         for r in rows:
             mine = offers.get(r.id, [])
-            ranking = rank([supplier_store.as_offer(o, perf[o["supplier_id"]]) for o in mine], 1, today=now.date())
-            best = next((o for o in mine if o["code"] == ranking.chosen), None)
+            if len(mine) == 1:  # one offer: the ranking could only choose it (if available) — skip its cost
+                best = mine[0] if mine[0]["available"] else None
+            else:
+                ranking = rank([supplier_store.as_offer(o, perf[o["supplier_id"]]) for o in mine], 1,
+                               today=now.date())
+                best = next((o for o in mine if o["code"] == ranking.chosen), None)
             if best is None:
                 terms[r.id] = (DEFAULT_LEAD_TIME_DAYS, 0.0, 1, 1, None, None, np.nan)
             else:
                 terms[r.id] = (best["lead_time_days"], best["lead_time_spread_days"], best["moq"], best["pack_size"],
                                best["capacity"], best["code"], float(best["unit_cost"]))
         return terms
+
+
+def _stockout_days(available: np.ndarray, mean: np.ndarray, ids: list[int], open_pos: dict[int, list[Any]],
+                   today: Any) -> np.ndarray:
+    """Days until each SKU runs out at its mean rate, open POs arriving at their ETA (overdue ones: today)."""
+    if not ids:
+        return np.array([])
+    po_rows, po_eta, po_qty = [], [], []
+    for k, sku_id in enumerate(ids):
+        for quantity, eta in open_pos.get(sku_id, []):
+            po_rows.append(k)
+            po_eta.append(float((eta - today).days) if eta else 0.0)
+            po_qty.append(float(quantity))
+    return stockout_days_batch(available, mean, np.array(po_rows, dtype=np.int64), np.array(po_eta),
+                               np.array(po_qty))
 
 
 def _class_table(text: str) -> dict[str, float]:

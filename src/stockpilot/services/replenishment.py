@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from stockpilot.adapters.db import ledger, po_store, supplier_store
+from stockpilot.adapters.db import demand_series, ledger, po_store, supplier_store
 from stockpilot.adapters.db.catalog_store import sku_ref as load_sku_ref
 from stockpilot.adapters.db.catalog_store import sku_ref_by_id
 from stockpilot.adapters.db.ledger import SkuRef
@@ -82,6 +82,8 @@ class Replenishment:
         if sku is None:
             return
         source = event.payload.get("reference") or event.payload.get("movement")
+        if event.kind == "StockChanged" and event.payload.get("movement") == "cancel":
+            demand_series.mark_stale(conn, [sku.id])  # a cancelled sale is not demand, whatever day it was made
         if event.kind == "Oversold":
             self.signal(conn, sku, "oversell", source)
         elif event.kind == "StockChanged" and self._at_reorder_point(conn, sku):

@@ -27,42 +27,70 @@ def daily_matrix(conn: Connection, rows: list[Any], today: date, days: int) -> n
 
     A SKU is observed from its first imported day or its creation, whichever is earlier. Order demand is what
     was ordered (cancellations taken off: a cancelled sale is not demand), on the UTC day the order was placed.
-    Planning reads a year for every SKU, so this reads on the bare driver cursor with the day offset computed in
-    SQL, and scatters into the matrix with NumPy: no Row or date object per record.
+    This reads every SKU-day from the source tables; planning reads through demand_series (a packed cache kept
+    up to date from these same reads) so a recompute does not scan a year of rows per SKU.
     """
     start = today - timedelta(days=days)
     units = np.zeros((len(rows), days), dtype=np.float64)
     if not rows:
         return units
+    index = row_index(rows)
+    scatter(units, index, demand_triples(conn, start, today))
+    first_seen = np.array([(r.created_at.date() - start).days for r in rows], dtype=np.int64)
+    earliest_import(first_seen, index, first_imports(conn, start))
+    mask_unobserved(units, first_seen)
+    return units
+
+
+def row_index(rows: list[Any]) -> np.ndarray:
+    """sku_id -> row of the matrix (-1: not planned)."""
     ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-    index = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+    index = np.full(int(ids.max()) + 1 if len(ids) else 1, -1, dtype=np.int64)
     index[ids] = np.arange(len(rows))
+    return index
+
+
+def demand_triples(conn: Connection, start: date, end: date, sku_ids: list[int] | None = None) -> np.ndarray:
+    """(sku_id, day - start, units) of imported history and of orders on days in [start, end), read on the bare
+    driver cursor with the day offset computed in SQL: no Row or date object per record."""
     sqlite = conn.dialect.name == "sqlite"
+    only = f" AND {{col}} IN ({', '.join(str(int(i)) for i in sku_ids)})" if sku_ids is not None else ""
     offset = ("CAST(julianday(day) - julianday(:start) AS INTEGER)" if sqlite else "(day - CAST(:start AS date))")
-    history = _fetch(conn, f"SELECT sku_id, {offset}, units FROM demand_history WHERE day >= :start AND day < :end",
-                     {"start": start.isoformat(), "end": today.isoformat()})
-    _scatter(units, index, history)
+    history = _fetch(conn, f"SELECT sku_id, {offset}, units FROM demand_history WHERE day >= :start AND day < :end"
+                           + only.format(col="sku_id"), {"start": start.isoformat(), "end": end.isoformat()})
     placed = ("CAST(julianday(substr(o.created_at, 1, 10)) - julianday(:start) AS INTEGER)" if sqlite else
               "(CAST(o.created_at AT TIME ZONE 'UTC' AS date) - CAST(:start AS date))")
     since = ("substr(o.created_at, 1, 10) >= :start AND substr(o.created_at, 1, 10) < :end" if sqlite else
              "o.created_at >= CAST(:start_ts AS timestamptz) AND o.created_at < CAST(:end_ts AS timestamptz)")
     ordered = _fetch(conn, f"SELECT l.sku_id, {placed}, l.quantity - l.cancelled FROM order_lines l "
-                           f"JOIN orders o ON o.id = l.order_id WHERE {since}",
-                     {"start": start.isoformat(), "end": today.isoformat(),
-                      "start_ts": f"{start}T00:00:00+00:00", "end_ts": f"{today}T00:00:00+00:00"})
-    _scatter(units, index, ordered)
+                           f"JOIN orders o ON o.id = l.order_id WHERE {since}" + only.format(col="l.sku_id"),
+                     {"start": start.isoformat(), "end": end.isoformat(),
+                      "start_ts": f"{start}T00:00:00+00:00", "end_ts": f"{end}T00:00:00+00:00"})
+    return np.concatenate([history, ordered])
 
-    first_seen = np.array([(r.created_at.date() - start).days for r in rows], dtype=np.int64)
-    first_day = _fetch(conn, f"SELECT sku_id, MIN({offset}), 0 FROM demand_history GROUP BY sku_id",
-                       {"start": start.isoformat()})
-    if len(first_day):
-        known = (first_day[:, 0] < len(index)) & (index[np.minimum(first_day[:, 0], len(index) - 1)] >= 0)
-        rows_of = index[first_day[known, 0]]
-        np.minimum.at(first_seen, rows_of, first_day[known, 1])
-    unobserved = np.clip(first_seen, 0, days)
-    mask = np.arange(days)[None, :] < unobserved[:, None]
-    units[mask] = np.nan
-    return units
+
+def first_imports(conn: Connection, start: date) -> np.ndarray:
+    """(sku_id, first imported day - start, 0) for every SKU with imported history."""
+    sqlite = conn.dialect.name == "sqlite"
+    offset = ("CAST(julianday(day) - julianday(:start) AS INTEGER)" if sqlite else "(day - CAST(:start AS date))")
+    return _fetch(conn, f"SELECT sku_id, MIN({offset}), 0 FROM demand_history GROUP BY sku_id",
+                  {"start": start.isoformat()})
+
+
+def earliest_import(first_seen: np.ndarray, index: np.ndarray, firsts: np.ndarray) -> None:
+    """Lower each row's first observed day to its first imported day where that is earlier."""
+    if not len(firsts):
+        return
+    known = firsts[:, 0] < len(index)
+    rows = index[np.where(known, firsts[:, 0], 0)]
+    known &= rows >= 0
+    np.minimum.at(first_seen, rows[known], firsts[known, 1])
+
+
+def mask_unobserved(units: np.ndarray, first_seen: np.ndarray) -> None:
+    """NaN on each row's days before its first observed day (offsets from the matrix's first day)."""
+    unobserved = np.clip(first_seen, 0, units.shape[1])
+    units[np.arange(units.shape[1])[None, :] < unobserved[:, None]] = np.nan
 
 
 def _fetch(conn: Connection, sql: str, params: dict[str, Any]) -> np.ndarray:
@@ -77,7 +105,8 @@ def _fetch(conn: Connection, sql: str, params: dict[str, Any]) -> np.ndarray:
     return np.array(found, dtype=np.int64).reshape(-1, 3)
 
 
-def _scatter(units: np.ndarray, index: np.ndarray, triples: np.ndarray) -> None:
+def scatter(units: np.ndarray, index: np.ndarray, triples: np.ndarray) -> None:
+    """Add (sku_id, day offset, units) triples into the matrix; SKUs not in `index` and days outside are ignored."""
     if not len(triples):
         return
     sku, day, qty = triples[:, 0], triples[:, 1], triples[:, 2]

@@ -140,13 +140,14 @@ def unsent_quantity(conn: Connection, sku_id: int) -> int:
     ).scalar_one()
 
 
-def open_quantities(conn: Connection, sku_ids: list[int], statuses: Collection[str]) -> dict[int, list[Any]]:
-    """Per SKU: (outstanding quantity, eta) of its open POs, for stockout projections."""
-    rows = conn.execute(
+def open_quantities(conn: Connection, sku_ids: list[int] | None, statuses: Collection[str]) -> dict[int, list[Any]]:
+    """Per SKU (all of them when `sku_ids` is None): (outstanding quantity, eta) of its open POs."""
+    stmt = (
         select(pol.c.sku_id, (pol.c.quantity - pol.c.received).label("outstanding"), po.c.eta)
         .join(po, po.c.id == pol.c.po_id)
-        .where(pol.c.sku_id.in_(sku_ids), po.c.status.in_(list(statuses)), pol.c.quantity > pol.c.received)
+        .where(po.c.status.in_(list(statuses)), pol.c.quantity > pol.c.received)
     )
+    rows = conn.execute(stmt if sku_ids is None else stmt.where(pol.c.sku_id.in_(sku_ids)))
     out: dict[int, list[Any]] = {}
     for r in rows:
         out.setdefault(r.sku_id, []).append((r.outstanding, r.eta))

@@ -1,5 +1,6 @@
 """replenishment and purchasing: suppliers, offers, SKU policies, demand history, planned events, purchase orders,
-their lines and timeline, the in-flight slot per SKU, coalescing requests, generated secrets
+their lines and timeline, the in-flight slot per SKU, coalescing requests, generated secrets, planning's packed
+daily demand series
 
 Revision ID: 0005
 Revises: 0004
@@ -81,6 +82,20 @@ def upgrade() -> None:
     sa.Column('units', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_demand_history_sku_id_skus')),
     sa.PrimaryKeyConstraint('sku_id', 'day', name=op.f('pk_demand_history'))
+    )
+    op.create_table('demand_series',
+    sa.Column('sku_id', sa.Integer(), nullable=False),
+    sa.Column('start_day', sa.Date(), nullable=False),
+    sa.Column('units', sa.LargeBinary(), nullable=False),
+    sa.Column('observed_from', sa.Date(), nullable=False),
+    sa.Column('stale', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_demand_series_sku_id_skus')),
+    sa.PrimaryKeyConstraint('sku_id', name=op.f('pk_demand_series'))
+    )
+    op.create_table('demand_series_meta',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('through_day', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_demand_series_meta'))
     )
     op.create_table('planned_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -207,6 +222,8 @@ def downgrade() -> None:
 
     op.drop_table('purchase_order_history')
     op.drop_table('planned_events')
+    op.drop_table('demand_series_meta')
+    op.drop_table('demand_series')
     op.drop_table('demand_history')
     with op.batch_alter_table('purchase_orders', schema=None) as batch_op:
         batch_op.drop_index('ix_purchase_orders_supplier_id_created_at')
