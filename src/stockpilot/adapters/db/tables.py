@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -347,6 +348,28 @@ demand_history = Table(
     Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("units", Integer, nullable=False),
+)
+
+# Planning's cache of daily demand: one packed series per SKU (int32 little-endian units per day from start_day;
+# days past its end, up to demand_series_meta.through_day, are zeros), so a recompute reads one row per SKU, not
+# one per SKU-day. `stale` asks for a rebuild from orders and imported history (an import or a cancellation
+# changed past days). Derived data: dropping it loses nothing.
+demand_series = Table(
+    "demand_series",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("start_day", Date, nullable=False),
+    Column("units", LargeBinary, nullable=False),
+    Column("observed_from", Date, nullable=False),
+    Column("stale", Boolean, nullable=False, default=False),
+)
+
+# One row: every day before through_day is in demand_series for each SKU that is not stale.
+demand_series_meta = Table(
+    "demand_series_meta",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("through_day", Date, nullable=False),
 )
 
 # A promotion or season: demand on days in [starts_on, ends_on] is multiplied. sku_id NULL: every SKU.
