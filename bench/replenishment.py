@@ -36,12 +36,11 @@ from typing import Any
 import httpx
 import numpy as np
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flash_http import start_server
 from stockpilot.adapters.db.database import normalise_url
-from stockpilot.adapters.db.tables import demand_history
 from stockpilot.adapters.suppliers.document import Buyer, Line, PurchaseOrderDocument, Supplier
 from stockpilot.adapters.suppliers.email import EmailDelivery
 from stockpilot.bootstrap import build
@@ -192,12 +191,15 @@ def planning(skus: int, workdir: Path) -> dict[str, Any]:
                           "VALUES (1, :sku_id, '2.00', :lead, 1.5, 1, 1, 1, :n)"),
                      [{"sku_id": i + 1, "lead": float(rng.integers(3, 21)), "n": now.replace(tzinfo=None)}
                       for i in range(skus)])
-        rows, days = np.nonzero(history)
         start = today - timedelta(days=365)
-        batch = [{"sku_id": int(r) + 1, "day": start + timedelta(days=int(d)), "units": int(history[r, d])}
-                 for r, d in zip(rows, days, strict=True)]
-        for lo in range(0, len(batch), 50_000):
-            conn.execute(insert(demand_history), batch[lo:lo + 50_000])
+        day_names = [(start + timedelta(days=d)).isoformat() for d in range(365)]
+        history_rows = 0
+        for lo in range(0, skus, 2000):  # in slices: 100,000 SKUs x 365 days would not fit in memory as dicts
+            rows, days = np.nonzero(history[lo:lo + 2000])
+            conn.exec_driver_sql(
+                "INSERT INTO demand_history (sku_id, day, units) VALUES (?, ?, ?)",
+                [(int(r) + lo + 1, day_names[d], int(history[r + lo, d])) for r, d in zip(rows, days, strict=True)])
+            history_rows += len(rows)
     seeded = time.perf_counter() - seed_started
 
     started = time.perf_counter()
@@ -228,7 +230,7 @@ def planning(skus: int, workdir: Path) -> dict[str, Any]:
     demand = estimate_batch(matrix, today=today)
     policy_batch(demand.mean_daily, demand.std_daily, lead_time_days=10.0, lead_time_std_days=1.5)
     domain = time.perf_counter() - started
-    return {"skus": skus, "history_rows": len(batch), "seed_s": round(seeded, 2), "service_s": round(service, 3),
+    return {"skus": skus, "history_rows": history_rows, "seed_s": round(seeded, 2), "service_s": round(service, 3),
             "reading_s": round(report.seconds_reading, 3), "computing_s": round(report.seconds_computing, 3),
             "writing_s": round(report.seconds_writing, 3), "at_risk": report.at_risk,
             "daily_s": round(warm, 3), "daily_reading_s": round(warm_report.seconds_reading, 3),
