@@ -10,6 +10,7 @@ from stockpilot.adapters.system_clock import SystemClock
 from stockpilot.config import Settings
 from stockpilot.domain.clock import Clock
 from stockpilot.services.catalog import CatalogService
+from stockpilot.services.channels import ChannelService
 from stockpilot.services.check import CheckService
 from stockpilot.services.context import Context
 from stockpilot.services.orders import OrderService
@@ -20,6 +21,8 @@ from stockpilot.services.reservations import ReservationService
 from stockpilot.services.stock import StockService
 from stockpilot.services.suppliers import SupplierService
 from stockpilot.services.tokens import TokenService
+from stockpilot.services.webhook_intake import WebhookIntake
+from stockpilot.services.webhook_processing import WebhookDeliveries
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Stockpilot:
     purchasing: PurchasingService
     planning: PlanningSettings
     plan: PlanService
+    channels: ChannelService
+    webhook_intake: WebhookIntake
+    webhooks: WebhookDeliveries
 
     @property
     def db(self) -> Database:
@@ -62,4 +68,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         purchasing=PurchasingService(ctx),
         planning=PlanningSettings(ctx),
         plan=PlanService(ctx),
+        channels=ChannelService(ctx),
+        webhook_intake=WebhookIntake(ctx),
+        webhooks=WebhookDeliveries(ctx),
     )

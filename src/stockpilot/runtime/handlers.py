@@ -22,6 +22,8 @@ from stockpilot.adapters.webhook import WebhookHandler
 from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.purchasing import PLAN_TOPIC
+from stockpilot.services.webhook_intake import PROCESS_TOPIC as CHANNEL_WEBHOOK_TOPIC
+from stockpilot.services.webhook_processing import DeliveryDead, WebhookProcessor
 
 if TYPE_CHECKING:
     from stockpilot.bootstrap import Stockpilot
@@ -50,12 +52,13 @@ def automations(sp: Stockpilot) -> Automations:
         TOPIC_EDI: EdiDelivery(str(Path(settings.edi_dir))),
         ALERT_TOPIC: mail or StaffEmail(settings.smtp_url or "", settings.mail_from),
         PLAN_TOPIC: lambda payload, key: sp.plan.recompute().as_dict(),
+        CHANNEL_WEBHOOK_TOPIC: WebhookProcessor(sp.ctx, sp.orders),
     }
     return Automations(
         outbox_handlers=handlers,
         timer_handlers=dict(sp.purchasing.timer_handlers()),
         consumers=[sp.purchasing.consumer()],
-        outcomes=sp.purchasing.outcome_hooks(),
+        outcomes={**sp.purchasing.outcome_hooks(), CHANNEL_WEBHOOK_TOPIC: DeliveryDead()},
         on_start=[sp.purchasing.schedule_planning],
     )
 

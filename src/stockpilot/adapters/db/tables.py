@@ -469,3 +469,70 @@ app_secrets = Table(
     Column("value", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- Sales channels and inbound webhooks (see docs/channels.md) ---------------------------------------------
+
+# A registered store. The secret is kept as given: it is what verifies the store's webhooks (never returned by the
+# API). One store per shop domain / site URL / store hash, so a delivery resolves to exactly one channel.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # shopify | woocommerce | bigcommerce | standard
+    Column("secret", String(500), nullable=False),
+    Column("shop_domain", String(255), unique=True),
+    Column("site_url", String(500), unique=True),
+    Column("store_hash", String(64), unique=True),
+    Column("api_url", String(1000)),
+    Column("api_token", String(500)),
+    Column("buffer", Integer, nullable=False, default=0),
+    Column("location", String(64)),  # the Stockpilot location the channel's own counts are about
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every verified delivery, persisted before it is answered; the unique keys are the platform's own ids, so a
+# redelivery is recognised, not applied again. status: received -> processed | ignored | parked | dead.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=False),
+    Column("topic", String(128), nullable=False),
+    Column("delivery_key", String(255), nullable=False),  # webhook / delivery id, BigCommerce hash, webhook-id
+    Column("event_key", String(255)),  # Shopify: topic + X-Shopify-Event-Id (one event, several deliveries)
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("error", Text),
+    Column("effect", JSON),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime),
+    UniqueConstraint("channel_id", "delivery_key", name="uq_webhook_deliveries_channel_id_delivery_key"),
+    UniqueConstraint("channel_id", "event_key", name="uq_webhook_deliveries_channel_id_event_key"),
+    Index("ix_webhook_deliveries_status_id", "status", "id"),
+)
+
+# The newest payload timestamp applied per (channel, item): an older delivery arriving later is ignored.
+channel_watermarks = Table(
+    "channel_watermarks",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("item_key", String(255), primary_key=True),
+    Column("source_updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The last value Stockpilot pushed to a channel per item: a count update equal to it is our own echo.
+channel_pushes = Table(
+    "channel_pushes",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("item_key", String(255), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("pushed_at", UtcDateTime, nullable=False),
+)

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.entrypoints.api import purchasing_routes
+from stockpilot.entrypoints.api import channel_routes, purchasing_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
@@ -53,6 +53,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(purchasing_routes.router)
     app.include_router(purchasing_routes.public)
+    app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> JSONResponse:

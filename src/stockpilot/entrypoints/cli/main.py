@@ -13,7 +13,7 @@ from rich.table import Table
 from stockpilot.bootstrap import build
 from stockpilot.config import ConfigError, Settings
 from stockpilot.domain.errors import StockpilotError
-from stockpilot.entrypoints.cli import purchasing_commands, runtime_commands
+from stockpilot.entrypoints.cli import channel_commands, purchasing_commands, runtime_commands
 from stockpilot.entrypoints.cli.import_command import import_command
 
 app = typer.Typer(help="Stockpilot: one real-time truth of sellable stock.", no_args_is_help=True)
@@ -122,6 +122,7 @@ app.add_typer(purchasing_commands.supplier_app, name="supplier")
 app.add_typer(purchasing_commands.po_app, name="po")
 app.command("plan")(purchasing_commands.plan_command)
 app.add_typer(purchasing_commands.event_app, name="planned-event")
+app.add_typer(channel_commands.cli)  # `channel` and `webhook`
 
 def run() -> None:
     """The console script: a setting that cannot be used is one clear line and exit 2, not a traceback."""

@@ -1,0 +1,105 @@
+"""BigCommerce webhooks: thin payloads ({scope, store_id, data: {type, id}, hash, created_at, producer}).
+
+The order itself is read back through the V2 Orders API (`GET /v2/orders/{id}` and `/v2/orders/{id}/products`,
+header `X-Auth-Token`), so a delivery is applied with the order's state when it is processed, never a stale one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stockpilot.adapters.channels.payload import field, identifier, integer, optional_timestamp, text_or_none
+from stockpilot.domain.channel_messages import (
+    CancelOrder,
+    ChannelLine,
+    Command,
+    FulfilOrder,
+    NoEffect,
+    PlaceOrder,
+    Unprocessable,
+)
+
+TOPICS = ("store/order/created", "store/order/statusUpdated")
+# V2 order status ids (GET /v2/order_statuses).
+INCOMPLETE = 0
+SHIPPED, REFUNDED, CANCELLED, DECLINED, COMPLETED = 2, 4, 5, 6, 10
+
+
+def default_api_url(store_hash: str) -> str:
+    return f"https://api.bigcommerce.com/stores/{store_hash}"
+
+
+def order_id_of(payload: dict[str, Any]) -> str:
+    data = field(payload, "data")
+    if not isinstance(data, dict) or data.get("type") not in (None, "order"):
+        raise Unprocessable("invalid_field", "data must describe an order")
+    return identifier(data.get("id"), "data.id")
+
+
+def parse(scope: str, order: dict[str, Any], products: list[dict[str, Any]]) -> list[Command]:
+    """Commands for an order as read from the API (the webhook only said which order changed)."""
+    if scope not in TOPICS:
+        raise Unprocessable("unsupported_topic", f"BigCommerce scope {scope!r} is not handled")
+    order_id = identifier(order.get("id"), "id")
+    status = integer(field(order, "status_id"), "status_id")
+    updated_at = optional_timestamp(order.get("date_modified"), "date_modified")
+    if status == INCOMPLETE:
+        return [NoEffect("the order is incomplete (checkout not finished)")]
+    if status in (CANCELLED, DECLINED):
+        return [CancelOrder(order_id, updated_at)]
+    if status == REFUNDED:
+        return [CancelOrder(order_id, updated_at, only_if_open=True)]
+    lines = tuple(line for line in (_line(p) for p in products) if line)
+    if not lines:
+        return [NoEffect("the order has no stocked lines")]
+    place = PlaceOrder(order_id, lines, updated_at)
+    return [place, FulfilOrder(order_id, updated_at)] if status in (SHIPPED, COMPLETED) else [place]
+
+
+def _line(product: dict[str, Any]) -> ChannelLine | None:
+    quantity = integer(product.get("quantity"), "products[].quantity")
+    ids = tuple(str(product[k]) for k in ("variant_id", "product_id") if product.get(k) not in (None, 0, ""))
+    sku = text_or_none(product.get("sku"))
+    if quantity <= 0 or (sku is None and not ids):
+        return None
+    return ChannelLine(quantity, sku, ids)
+
+
+class ApiRefused(Exception):
+    """The store refused our credentials: retrying cannot help (the outbox makes the delivery dead at once)."""
+
+    permanent = True
+
+
+@dataclass(frozen=True)
+class BigCommerceApi:
+    api_url: str  # https://api.bigcommerce.com/stores/{store_hash}
+    token: str
+    timeout: float = 10.0
+
+    def order(self, order_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The order and its products. A 404 is Unprocessable (parked); 5xx, 429 and network errors raise, so the
+        outbox retries with backoff."""
+        headers = {"X-Auth-Token": self.token, "Accept": "application/json"}
+        base = self.api_url.rstrip("/")
+        with httpx.Client(timeout=self.timeout, headers=headers) as client:
+            order = self._get(client, f"{base}/v2/orders/{order_id}", {})
+            products = self._get(client, f"{base}/v2/orders/{order_id}/products", {"limit": 250})
+        if not isinstance(order, dict) or not isinstance(products, list):
+            raise Unprocessable("unexpected_api_answer", f"order {order_id}: unexpected shapes from the API")
+        return order, [p for p in products if isinstance(p, dict)]
+
+    @staticmethod
+    def _get(client: httpx.Client, url: str, params: dict[str, Any]) -> Any:
+        response = client.get(url, params=params)
+        if response.status_code in (401, 403):
+            raise ApiRefused(f"BigCommerce API refused the token ({response.status_code}) for {url}")
+        if response.status_code == 404:
+            raise Unprocessable("order_not_found", f"BigCommerce has no {url}")
+        if response.status_code == 204:
+            return []  # V2 answers an empty list with 204
+        response.raise_for_status()
+        return response.json()

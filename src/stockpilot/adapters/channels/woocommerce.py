@@ -1,0 +1,56 @@
+"""WooCommerce webhooks: the body is the REST v3 resource (an order) at the moment of the event.
+
+WooCommerce reduces stock when an order reaches processing, on-hold or completed (payment received or expected),
+and returns it on cancelled / refunded / failed; Stockpilot follows the same statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stockpilot.adapters.channels.payload import identifier, integer, object_list, optional_timestamp, text_or_none
+from stockpilot.domain.channel_messages import (
+    CancelOrder,
+    ChannelLine,
+    Command,
+    FulfilOrder,
+    NoEffect,
+    PlaceOrder,
+    Unprocessable,
+)
+
+TOPICS = ("order.created", "order.updated")
+COMMITTING = {"processing", "on-hold", "completed"}
+RELEASING = {"cancelled", "failed"}
+
+
+def parse(topic: str, order: dict[str, Any]) -> list[Command]:
+    if topic not in TOPICS:
+        raise Unprocessable("unsupported_topic", f"WooCommerce topic {topic!r} is not handled")
+    order_id = identifier(order.get("id"), "id")
+    status = order.get("status")
+    updated_at = optional_timestamp(order.get("date_modified_gmt"), "date_modified_gmt")
+    if status in RELEASING:
+        return [CancelOrder(order_id, updated_at)]
+    if status == "refunded":
+        # A refunded open order gives its units back; one refunded after shipping keeps them shipped (restocking
+        # a return is a separate product stock change in WooCommerce).
+        return [CancelOrder(order_id, updated_at, only_if_open=True)]
+    if status not in COMMITTING:
+        return [NoEffect(f"order status {status!r} does not hold stock")]
+    lines = tuple(line for line in (_line(item) for item in object_list(order, "line_items")) if line)
+    if not lines:
+        return [NoEffect("the order has no stocked lines")]
+    place = PlaceOrder(order_id, lines, updated_at)
+    return [place, FulfilOrder(order_id, updated_at)] if status == "completed" else [place]
+
+
+def _line(item: dict[str, Any]) -> ChannelLine | None:
+    quantity = integer(item.get("quantity"), "line_items[].quantity")
+    if quantity <= 0:
+        return None
+    ids = tuple(str(item[k]) for k in ("variation_id", "product_id") if item.get(k) not in (None, 0, "0", ""))
+    sku = text_or_none(item.get("sku"))
+    if sku is None and not ids:
+        return None
+    return ChannelLine(quantity, sku, ids)

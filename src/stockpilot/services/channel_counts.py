@@ -1,0 +1,67 @@
+"""A channel's own count of an item (a POS sale, an edit in the platform's admin) as a ledger entry.
+
+One transaction holds the whole decision: the echo check, the out-of-order check (the watermark only moves
+forward), and the counted `set` movement, like StockService.adjust(on_hand=...) but atomic with the watermark, so
+two deliveries for one item processed at once can never leave the older count standing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.db import catalog_store, channel_store, history_store, ledger
+from stockpilot.domain.channel_messages import SetCount, Unprocessable
+from stockpilot.domain.model import Delta, MovementKind
+from stockpilot.services.channel_lines import resolve_sku
+from stockpilot.services.context import Context
+
+
+class ChannelCounts:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def apply(self, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
+        return self.ctx.db.write(lambda conn: self._work(conn, channel, command))
+
+    def _work(self, conn: Connection, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        result: dict[str, Any] = {"item": command.item_key, "count": command.on_hand}
+        if channel_store.last_push(conn, channel["id"], command.item_key) == command.on_hand:
+            # The channel telling us back the value we pushed to it: not a change made on the channel.
+            return {**result, "ignored": "echo of a value Stockpilot pushed"}
+        if not channel_store.advance_watermark(conn, channel["id"], command.item_key, command.updated_at, now):
+            return {**result, "ignored": f"older than a count already applied ({command.updated_at.isoformat()})"}
+        sku = catalog_store.sku_ref(conn, resolve_sku(conn, channel["name"], command.item))
+        location = self._location(conn, channel)
+        assert sku is not None
+        key = f"channel:{channel['id']}:count:{command.item_key}:{command.updated_at.isoformat()}"
+        if history_store.movement_by_key(conn, key) is not None:
+            return {**result, "sku": sku.sku, "replayed": True}
+        current = ledger.read_level(conn, sku.id, location.id, for_update=True)
+        target = max(command.on_hand, 0)  # a channel may report an oversold (negative) count; on_hand stops at 0
+        change = target - (current.on_hand if current else 0)
+        if change == 0:
+            return {**result, "sku": sku.sku, "location": location.code, "unchanged": True}
+        applied = ledger.apply(
+            conn, sku=sku, location=location, kind=MovementKind.SET, delta=Delta(on_hand=change), floor=None,
+            source=channel["name"], reference=command.item_key, idempotency_key=key, now=now,
+            reason=f"{channel['kind']} count",
+        )
+        if applied is None:
+            raise AssertionError("a count to a non-negative on_hand was refused")
+        return {**result, "sku": sku.sku, "location": location.code, "on_hand": target, "delta": change}
+
+    @staticmethod
+    def _location(conn: Connection, channel: dict[str, Any]) -> ledger.LocationRef:
+        if channel["location"]:
+            ref = catalog_store.location_ref(conn, channel["location"])
+            if ref is None:
+                raise Unprocessable("unknown_location", f"channel location {channel['location']!r} is gone")
+            return ref
+        refs = catalog_store.all_location_refs(conn)
+        if len(refs) != 1:
+            raise Unprocessable("no_location", f"channel {channel['name']} counts need --location "
+                                               f"({len(refs)} locations exist)")
+        return refs[0]

@@ -1,0 +1,164 @@
+"""Intake of channel webhooks: find the store, verify the platform's signature on the raw body, persist, enqueue.
+
+Nothing is applied here. The delivery row and its outbox row commit in one short transaction, so the platform
+gets its 200 within milliseconds and a crash after the answer loses nothing; the platform's ids are unique keys,
+so a redelivery is recognised and counted instead of stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.db import channel_store
+from stockpilot.domain import webhook_signatures as sig
+from stockpilot.domain.errors import NotFound, StockpilotError
+from stockpilot.runtime import outbox
+from stockpilot.services.channels import normalise_site_url
+from stockpilot.services.context import Context
+
+PROCESS_TOPIC = "channel.webhook"
+MAX_BODY_BYTES = 2 * 1024 * 1024  # Shopify order bodies with many lines reach hundreds of KB; 2 MiB is ample
+BIGCOMMERCE_SECRET_HEADER = "x-webhook-secret"  # set in the hook's `headers` when it is registered
+STANDARD_TOLERANCE_SECONDS = 300
+
+# The headers kept with each delivery (lower-cased): what an operator needs to trace it back on the platform.
+KEPT_HEADERS = (
+    "x-shopify-topic", "x-shopify-shop-domain", "x-shopify-api-version", "x-shopify-webhook-id",
+    "x-shopify-event-id", "x-shopify-triggered-at", "x-wc-webhook-source", "x-wc-webhook-topic",
+    "x-wc-webhook-resource", "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-delivery-id",
+    "webhook-id", "webhook-timestamp", "content-type", "user-agent",
+)
+
+
+class SignatureInvalid(StockpilotError):
+    code = "invalid_signature"
+
+
+@dataclass(frozen=True)
+class Received:
+    channel: str
+    topic: str
+    delivery_key: str
+    event_key: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    delivery_id: int | None
+    duplicate: bool
+
+
+class WebhookIntake:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def receive(self, kind: str, name: str | None, headers: Mapping[str, str], body: bytes) -> Accepted:
+        """404 NotFound (no such store), 401 SignatureInvalid, else the delivery is stored (or was already)."""
+        with self.ctx.db.read() as conn:
+            channel = self._channel(conn, kind, name, headers, body)
+        received = self._verify(kind, channel, headers, body)
+        kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
+
+        def work(conn: Connection) -> Accepted:
+            now = self.ctx.clock.now()
+            delivery_id = channel_store.insert_delivery(conn, {
+                "channel_id": channel["id"], "topic": received.topic, "delivery_key": received.delivery_key,
+                "event_key": received.event_key, "headers": kept, "body": body, "status": "received",
+                "duplicates": 0, "received_at": now,
+            })
+            if delivery_id is None:
+                earlier = channel_store.note_duplicate(conn, channel["id"], received.delivery_key,
+                                                       received.event_key)
+                return Accepted(earlier, duplicate=True)
+            outbox.enqueue(conn, PROCESS_TOPIC, {"delivery_id": delivery_id}, f"webhook-delivery:{delivery_id}",
+                           now)
+            return Accepted(delivery_id, duplicate=False)
+
+        return self.ctx.db.write(work)
+
+    # ---- which store -------------------------------------------------------------------------------------
+    def _channel(self, conn: Connection, kind: str, name: str | None, headers: Mapping[str, str],
+                 body: bytes) -> dict[str, Any]:
+        if name is not None:
+            row = channel_store.channel_where(conn, name=name)
+        elif kind == "shopify":
+            domain = headers.get("x-shopify-shop-domain", "").strip().lower()
+            row = channel_store.channel_where(conn, shop_domain=domain) if domain else None
+        elif kind == "woocommerce":
+            row = _by_source(conn, headers.get("x-wc-webhook-source", ""))
+        elif kind == "bigcommerce":
+            producer = str(_lenient_json(body).get("producer") or "")
+            store_hash = producer.removeprefix("stores/") if producer.startswith("stores/") else ""
+            row = channel_store.channel_where(conn, store_hash=store_hash.lower()) if store_hash else None
+        else:
+            row = None
+        if row is None or row["kind"] != kind or not row["active"]:
+            raise NotFound(f"no active {kind} channel for this delivery")
+        return row
+
+    # ---- signature and identity --------------------------------------------------------------------------
+    def _verify(self, kind: str, channel: dict[str, Any], headers: Mapping[str, str], body: bytes) -> Received:
+        secret = channel["secret"]
+        if kind == "shopify":
+            if not sig.shopify_valid(secret, body, headers.get("x-shopify-hmac-sha256")):
+                raise SignatureInvalid("X-Shopify-Hmac-Sha256 does not match the body")
+            topic = headers.get("x-shopify-topic", "unknown")
+            webhook_id, event_id = headers.get("x-shopify-webhook-id"), headers.get("x-shopify-event-id")
+            return Received(channel["name"], topic, _key("webhook", webhook_id, body),
+                            f"{topic}:{event_id}" if event_id else None)
+        if kind == "woocommerce":
+            if not sig.woocommerce_valid(secret, body, headers.get("x-wc-webhook-signature")):
+                raise SignatureInvalid("X-WC-Webhook-Signature does not match the body")
+            topic = headers.get("x-wc-webhook-topic", "unknown")
+            # A WooCommerce retry gets a new delivery id; the same topic with the same body is the same event.
+            return Received(channel["name"], topic, _key("delivery", headers.get("x-wc-webhook-delivery-id"), body),
+                            f"{topic}:sha256:{hashlib.sha256(body).hexdigest()}")
+        if kind == "bigcommerce":
+            if "webhook-signature" in headers:
+                self._verify_standard(secret, headers, body)
+            elif not sig.same(secret, headers.get(BIGCOMMERCE_SECRET_HEADER)):
+                raise SignatureInvalid("neither a Standard Webhooks signature nor the registered secret header")
+            payload = _lenient_json(body)
+            # BigCommerce's `hash` identifies the event across its retries.
+            digest = payload.get("hash") if isinstance(payload.get("hash"), str) else None
+            return Received(channel["name"], str(payload.get("scope") or "unknown"),
+                            _key("hash", digest or headers.get("webhook-id"), body), None)
+        self._verify_standard(secret, headers, body)
+        return Received(channel["name"], str(_lenient_json(body).get("type") or "unknown"),
+                        _key("webhook", headers.get("webhook-id"), body), None)
+
+    def _verify_standard(self, secret: str, headers: Mapping[str, str], body: bytes) -> None:
+        if not sig.standard_valid(secret, headers.get("webhook-id"), headers.get("webhook-timestamp"), body,
+                                  headers.get("webhook-signature"), now_epoch=self.ctx.clock.now().timestamp(),
+                                  tolerance_seconds=STANDARD_TOLERANCE_SECONDS):
+            raise SignatureInvalid("webhook-signature does not match, or webhook-timestamp is too far from now")
+
+
+def _key(prefix: str, platform_id: str | None, body: bytes) -> str:
+    """The platform's id for the delivery; without one, the body's hash (an identical body is the same delivery)."""
+    if platform_id and platform_id.strip():
+        return f"{prefix}:{platform_id.strip()[:200]}"
+    return f"sha256:{hashlib.sha256(body).hexdigest()}"
+
+
+def _lenient_json(body: bytes) -> dict[str, Any]:
+    """Routing fields only (topic, producer); a body that does not parse is still stored, then parked."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _by_source(conn: Connection, source: str) -> dict[str, Any] | None:
+    try:
+        site = normalise_site_url(source)
+    except StockpilotError:
+        return None
+    return channel_store.channel_where(conn, site_url=site)

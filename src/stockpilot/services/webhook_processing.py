@@ -1,0 +1,165 @@
+"""Processing stored deliveries: the `channel.webhook` outbox handler, its dead-letter hook, and operator actions.
+
+The handler runs outside the intake's transaction (the platform already has its 200). It parses the raw body,
+applies the commands through the core, then records the outcome with a conditional update from `received`. Every
+effect is idempotent in the core (order references, movement keys), so at-least-once delivery by the outbox still
+applies each delivery once. What cannot be applied is parked with its reason, raw body kept; what failed for a
+passing reason (a store API down) raises, so the outbox retries with backoff and, if it gives up, marks it dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from stockpilot.adapters.channels import bigcommerce, shopify, standard, woocommerce
+from stockpilot.adapters.channels.payload import load_object
+from stockpilot.adapters.db import channel_store
+from stockpilot.domain.channel_messages import Command, NoEffect, SetCount, Unprocessable
+from stockpilot.domain.errors import Conflict, InsufficientStock, NotFound, StockpilotError, ValidationFailed
+from stockpilot.runtime import outbox
+from stockpilot.services.channel_counts import ChannelCounts
+from stockpilot.services.channel_orders import ChannelOrders
+from stockpilot.services.context import Context
+from stockpilot.services.orders import OrderService
+from stockpilot.services.webhook_intake import PROCESS_TOPIC
+
+STATUSES = ("received", "processed", "ignored", "parked", "dead")
+RETRYABLE = ("parked", "dead")
+
+OrderApi = Callable[[dict[str, Any]], bigcommerce.BigCommerceApi]
+
+
+def bigcommerce_api(channel: dict[str, Any]) -> bigcommerce.BigCommerceApi:
+    return bigcommerce.BigCommerceApi(channel["api_url"], channel["api_token"] or "")
+
+
+class WebhookProcessor:
+    """The outbox handler for `channel.webhook`: (payload {delivery_id}, idempotency key) -> outcome summary."""
+
+    def __init__(self, ctx: Context, orders: OrderService, api_for: OrderApi = bigcommerce_api) -> None:
+        self.ctx = ctx
+        self.orders = ChannelOrders(ctx, orders)
+        self.counts = ChannelCounts(ctx)
+        self.api_for = api_for
+
+    def __call__(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        delivery_id = int(payload["delivery_id"])
+        with self.ctx.db.read() as conn:
+            row = channel_store.delivery(conn, delivery_id)
+            channel = channel_store.channel_by_id(conn, row["channel_id"]) if row else None
+        if row is None or channel is None or row["status"] != "received":
+            return {"delivery": delivery_id, "skipped": row["status"] if row else "missing"}
+        try:
+            effects = [self._apply(channel, command) for command in self._commands(channel, row)]
+        except Unprocessable as exc:
+            return self._finish(delivery_id, "parked", reason=exc.reason, error=exc.detail)
+        except InsufficientStock as exc:
+            # A `deny` SKU cannot be sold short: the order waits here (kept, visible, retryable after a receipt)
+            # rather than being lost or sold against the SKU's policy.
+            return self._finish(delivery_id, "parked", reason="insufficient_stock", error=exc.detail)
+        except NotFound as exc:
+            return self._finish(delivery_id, "parked", reason="not_found", error=exc.detail)
+        except StockpilotError as exc:  # a conflict with the order's state (e.g. cancel after shipping)
+            return self._finish(delivery_id, "parked", reason=exc.code, error=exc.detail)
+        ignored = all("ignored" in effect for effect in effects)
+        return self._finish(delivery_id, "ignored" if ignored else "processed", effect=effects)
+
+    def _commands(self, channel: dict[str, Any], row: dict[str, Any]) -> list[Command]:
+        body = load_object(bytes(row["body"]))
+        kind, topic = channel["kind"], row["topic"]
+        if kind == "shopify":
+            return shopify.parse(topic, body)
+        if kind == "woocommerce":
+            return woocommerce.parse(topic, body)
+        if kind == "bigcommerce":
+            if topic not in bigcommerce.TOPICS:
+                raise Unprocessable("unsupported_topic", f"BigCommerce scope {topic!r} is not handled")
+            order, products = self.api_for(channel).order(bigcommerce.order_id_of(body))
+            return bigcommerce.parse(topic, order, products)
+        return standard.parse(topic, body)
+
+    def _apply(self, channel: dict[str, Any], command: Command) -> dict[str, Any]:
+        if isinstance(command, NoEffect):
+            return {"ignored": command.reason}
+        if isinstance(command, SetCount):
+            return self.counts.apply(channel, command)
+        return self.orders.apply(channel, command)
+
+    def _finish(self, delivery_id: int, status: str, *, reason: str | None = None, error: str | None = None,
+                effect: Any = None) -> dict[str, Any]:
+        self.ctx.db.write(lambda conn: channel_store.finish_delivery(
+            conn, delivery_id, status=status, reason=reason, error=error, effect=effect,
+            now=self.ctx.clock.now(), from_statuses=("received",)))
+        return {"delivery": delivery_id, "status": status, "reason": reason}
+
+
+class DeliveryDead:
+    """Outcome hook of `channel.webhook`: when the outbox gives up (a store API down for hours, a refused
+    token), the delivery is `dead` with the error, in the same transaction, and can be retried by an operator."""
+
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+                  result: Any = None) -> None:
+        return None  # the handler recorded the outcome itself
+
+    def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
+             now: datetime) -> None:
+        channel_store.finish_delivery(conn, int(payload["delivery_id"]), status="dead", reason="processing_failed",
+                                      error=error, now=now, from_statuses=("received",))
+
+
+def describe_delivery(row: dict[str, Any], *, with_body: bool = False) -> dict[str, Any]:
+    described = {
+        "id": row["id"], "channel": row["channel"], "kind": row["kind"], "topic": row["topic"],
+        "delivery_key": row["delivery_key"], "event_key": row["event_key"], "status": row["status"],
+        "reason": row["reason"], "error": row["error"], "effect": row["effect"], "duplicates": row["duplicates"],
+        "received_at": row["received_at"].isoformat(),
+        "processed_at": row["processed_at"].isoformat() if row["processed_at"] else None,
+    }
+    if with_body:
+        described["headers"] = row["headers"]
+        described["body"] = bytes(row["body"]).decode("utf-8", errors="replace")
+    return described
+
+
+class WebhookDeliveries:
+    """What operators see and do: list deliveries by status, show one with its raw body, retry a parked one."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def list(self, *, status: str | None = None, channel: str | None = None, after: int = 0,
+             limit: int = 100) -> list[dict[str, Any]]:
+        if status is not None and status not in STATUSES:
+            raise ValidationFailed(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        with self.ctx.db.read() as conn:
+            rows = channel_store.list_deliveries(conn, status=status, channel=channel, after=after, limit=limit)
+        return [describe_delivery(row) for row in rows]
+
+    def get(self, delivery_id: int) -> dict[str, Any]:
+        with self.ctx.db.read() as conn:
+            row = channel_store.delivery(conn, delivery_id)
+        if row is None:
+            raise NotFound(f"unknown webhook delivery {delivery_id}")
+        return describe_delivery(row, with_body=True)
+
+    def retry(self, delivery_id: int) -> dict[str, Any]:
+        """A parked or dead delivery goes through processing again (after a listing was added, stock arrived...)."""
+
+        def work(conn: Connection) -> None:
+            now = self.ctx.clock.now()
+            row = channel_store.delivery(conn, delivery_id)
+            if row is None:
+                raise NotFound(f"unknown webhook delivery {delivery_id}")
+            if not channel_store.finish_delivery(conn, delivery_id, status="received", now=now,
+                                                 from_statuses=RETRYABLE):
+                raise Conflict(f"delivery {delivery_id} is {row['status']}: only parked or dead ones "
+                                      "can be retried")
+            outbox.enqueue(conn, PROCESS_TOPIC, {"delivery_id": delivery_id},
+                           f"webhook-delivery:{delivery_id}:retry:{now.isoformat()}", now)
+
+        self.ctx.db.write(work)
+        return self.get(delivery_id)
