@@ -264,13 +264,7 @@ class PurchaseOrders:
             if status is POStatus.CLOSED:
                 return False
             raise Conflict(f"{row['number']} is {status.value}: only a received PO can be closed (cancel a sent one)")
-        full = po_store.po_row(conn, po_id=po_id)
-        assert full is not None
-        location = LocationRef(row["location_id"], full["location"], 0)
-        for line in po_store.lines(conn, po_id):
-            outstanding = line["quantity"] - line["received"]
-            if outstanding > 0:
-                self._incoming(conn, line, location, -outstanding, f"po:{po_id}:close:{line['sku_id']}", full, now)
+        self._withdraw_outstanding(conn, po_id, "close", now)
         po_store.release_in_flight(conn, po_id)
         timers.cancel(conn, timer_key(po_id), now)
         po_store.history(conn, po_id, POStatus.CLOSED.value, row["revision"], reason, now)
@@ -288,15 +282,8 @@ class PurchaseOrders:
             if status is POStatus.CANCELLED:
                 return False
             raise Conflict(f"{row['number']} is {status.value}, it cannot be cancelled")
-        full = po_store.po_row(conn, po_id=po_id)
-        assert full is not None
         if row["sent_at"] is not None:  # its units were counted as incoming: take off what is still outstanding
-            location = LocationRef(row["location_id"], full["location"], 0)
-            for line in po_store.lines(conn, po_id):
-                outstanding = line["quantity"] - line["received"]
-                if outstanding > 0:
-                    self._incoming(conn, line, location, -outstanding, f"po:{po_id}:cancel:{line['sku_id']}", full,
-                                   now)
+            self._withdraw_outstanding(conn, po_id, "cancel", now)
         po_store.release_in_flight(conn, po_id)
         timers.cancel(conn, timer_key(po_id), now)
         po_store.history(conn, po_id, POStatus.CANCELLED.value, row["revision"], reason, now)
@@ -310,11 +297,7 @@ class PurchaseOrders:
         if row is None or not po_store.move(conn, row["id"], {POStatus.SENT}, {
             "status": POStatus.DELIVERY_FAILED.value, "delivery_error": error[:2000]}, now):
             return None
-        location = LocationRef(row["location_id"], row["location"], 0)
-        for line in po_store.lines(conn, row["id"]):
-            outstanding = line["quantity"] - line["received"]
-            if outstanding > 0:
-                self._incoming(conn, line, location, -outstanding, f"po:{row['id']}:failed:{line['sku_id']}", row, now)
+        self._withdraw_outstanding(conn, row["id"], "failed", now)
         po_store.release_in_flight(conn, row["id"])
         timers.cancel(conn, timer_key(row["id"]), now)
         po_store.history(conn, row["id"], POStatus.DELIVERY_FAILED.value, row["revision"], error[:500], now)
@@ -341,6 +324,16 @@ class PurchaseOrders:
         }
 
     # ---- internals ------------------------------------------------------------------------------------------
+    def _withdraw_outstanding(self, conn: Connection, po_id: int, why: str, now: datetime) -> None:
+        """What the PO will no longer bring comes off `incoming` (cancelled, undeliverable, closed short)."""
+        row = po_store.po_row(conn, po_id=po_id)
+        assert row is not None
+        location = LocationRef(row["location_id"], row["location"], 0)
+        for line in po_store.lines(conn, po_id):
+            outstanding = line["quantity"] - line["received"]
+            if outstanding > 0:
+                self._incoming(conn, line, location, -outstanding, f"po:{po_id}:{why}:{line['sku_id']}", row, now)
+
     def _incoming(self, conn: Connection, line: dict[str, Any], location: LocationRef, quantity: int, key: str,
                   row: dict[str, Any], now: datetime) -> None:
         ledger.apply(conn, sku=sku_ref_by_id(conn, line["sku_id"]), location=location, kind=MovementKind.INCOMING,

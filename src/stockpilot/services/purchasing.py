@@ -9,6 +9,7 @@ cancelled and re-routed to the next-ranked supplier. A PO the outbox could not d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -60,48 +61,38 @@ class PurchasingService:
     def approve(self, ref: str | int, *, supplier: str | None = None, quantities: dict[str, int] | None = None,
                 note: str | None = None) -> dict[str, Any]:
         """Send a PO in review, optionally after changing its supplier and quantities (a person's edit)."""
-        def work(conn: Connection) -> dict[str, Any]:
-            now = self.ctx.clock.now()
-            po_id = self._resolve(conn, ref)
-            row = po_store.lock_po(conn, po_id)
-            assert row is not None
-            if POStatus(row["status"]) not in UNSENT_STATUSES:
-                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be approved")
+        def act(conn: Connection, row: dict[str, Any], now: datetime) -> None:
             self._edit(conn, row, supplier, quantities, now)
-            self.pos.send(conn, po_id, now)
+            self.pos.send(conn, row["id"], now)
             decisions.record(conn, row["number"], "review", {"supplier": supplier, "quantities": quantities},
                              [], {"action": "approve"}, note or "approved by a person", now)
-            return self.pos.describe(conn, po_id)
 
-        return self.ctx.db.write(work)
+        return self._review(ref, "approved", act)
 
     def edit(self, ref: str | int, *, supplier: str | None = None,
              quantities: dict[str, int] | None = None) -> dict[str, Any]:
-        def work(conn: Connection) -> dict[str, Any]:
-            now = self.ctx.clock.now()
-            po_id = self._resolve(conn, ref)
-            row = po_store.lock_po(conn, po_id)
-            assert row is not None
-            if POStatus(row["status"]) not in UNSENT_STATUSES:
-                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be edited")
-            self._edit(conn, row, supplier, quantities, now)
-            return self.pos.describe(conn, po_id)
-
-        return self.ctx.db.write(work)
+        return self._review(ref, "edited", lambda conn, row, now: self._edit(conn, row, supplier, quantities, now))
 
     def reject(self, ref: str | int, reason: str) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise ValidationFailed("a rejection needs a reason")
 
+        def act(conn: Connection, row: dict[str, Any], now: datetime) -> None:
+            self.pos.cancel(conn, row["id"], f"rejected: {reason.strip()}", now, tell_supplier=False)
+            decisions.record(conn, row["number"], "review", {}, [], {"action": "reject"}, reason.strip(), now)
+
+        return self._review(ref, "rejected", act)
+
+    def _review(self, ref: str | int, verb: str,
+                act: Callable[[Connection, dict[str, Any], datetime], None]) -> dict[str, Any]:
+        """Lock a PO that is still in review (or a draft), act on it, and describe the result."""
         def work(conn: Connection) -> dict[str, Any]:
-            now = self.ctx.clock.now()
             po_id = self._resolve(conn, ref)
             row = po_store.lock_po(conn, po_id)
             assert row is not None
             if POStatus(row["status"]) not in UNSENT_STATUSES:
-                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be rejected")
-            self.pos.cancel(conn, po_id, f"rejected: {reason.strip()}", now, tell_supplier=False)
-            decisions.record(conn, row["number"], "review", {}, [], {"action": "reject"}, reason.strip(), now)
+                raise Conflict(f"{row['number']} is {row['status']}: only a PO in review can be {verb}")
+            act(conn, row, self.ctx.clock.now())
             return self.pos.describe(conn, po_id)
 
         return self.ctx.db.write(work)
