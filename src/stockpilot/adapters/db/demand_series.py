@@ -48,7 +48,7 @@ def read(conn: Connection, rows: list[Any], today: date, days: int) -> tuple[np.
     if not rows:
         return units, update_
     index = source.row_index(rows)
-    cached = {r.sku_id: r for r in conn.execute(select(demand_series))}
+    cached = _cached(conn)
     fresh = through is not None and through <= today
     rebuild = [k for k, r in enumerate(rows) if not fresh or r.id not in cached or cached[r.id].stale]
     keep = np.ones(len(rows), dtype=bool)
@@ -98,6 +98,26 @@ def read(conn: Connection, rows: list[Any], today: date, days: int) -> tuple[np.
                                  "units": units[k].astype(DTYPE).tobytes(), "observed_from": observed})
     source.mask_unobserved(units, first_seen)
     return units, update_
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    start_day: date
+    units: bytes
+    observed_from: date
+    stale: bool
+
+
+def _cached(conn: Connection) -> dict[int, _Cached]:
+    """Every series, on the bare driver cursor (a Row per SKU costs more than the rest of the read)."""
+    found = conn.exec_driver_sql("SELECT sku_id, start_day, units, observed_from, stale FROM demand_series"
+                                 ).cursor.fetchall()
+
+    def day(value: Any) -> date:
+        return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite hands back text
+
+    return {sku_id: _Cached(day(start), bytes(units), day(seen), bool(stale))
+            for sku_id, start, units, seen, stale in found}
 
 
 def _extended(sku_id: int, array: np.ndarray, start_day: date, through: date, new: np.ndarray, observed: date,
