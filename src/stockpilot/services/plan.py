@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
-from stockpilot.adapters.db import demand_series, demand_store, po_store, supplier_store
-from stockpilot.adapters.db.dialect import insert_or_ignore
+from stockpilot.adapters.db import demand_series, demand_store, po_store, raw, supplier_store
 from stockpilot.adapters.db.tables import sku_policies
 from stockpilot.domain.abc_analysis import abc_classes_batch, class_service_levels
 from stockpilot.domain.coverage import DEFAULT_RISK_DAYS, at_risk_batch, days_of_cover_batch, stockout_days_batch
@@ -262,11 +261,19 @@ def _events(events: list[Any], ids: list[int]) -> tuple[list[PlannedEvent], np.n
     return planned, mask
 
 
-def _store(conn: Connection, values: list[dict[str, Any]]) -> None:
-    stmt = insert_or_ignore(conn, sku_policies)
-    computed = ("mean_daily", "std_daily", "demand_class", "reorder_point", "safety_stock", "order_up_to",
-                "explanation", "computed_at", "updated_at")
-    stmt = stmt.on_conflict_do_update(index_elements=["sku_id"], set_={c: stmt.excluded[c] for c in computed})
-    for lo in range(0, len(values), 5000):
-        conn.execute(stmt, values[lo:lo + 5000])
+_COMPUTED = ("mean_daily", "std_daily", "demand_class", "reorder_point", "safety_stock", "order_up_to",
+             "explanation", "computed_at", "updated_at")
+_STORE = raw.Sql(
+    f"INSERT INTO sku_policies (sku_id, policy, {', '.join(_COMPUTED)}) VALUES (?, ?, {', '.join('?' * 9)}) "
+    f"ON CONFLICT (sku_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COMPUTED)}"
+)
 
+
+def _store(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """Every SKU's computed policy in one executemany on the driver (Core would cost ~5x as much per row)."""
+    if not values:
+        return
+    at = raw.time_value(conn, values[0]["computed_at"])
+    rows = [(v["sku_id"], v["policy"], v["mean_daily"], v["std_daily"], v["demand_class"], v["reorder_point"],
+             v["safety_stock"], v["order_up_to"], raw.json_value(v["explanation"]), at, at) for v in values]
+    raw.executemany(conn, _STORE, rows)

@@ -21,9 +21,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from stockpilot.adapters.db import demand_store as source
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.tables import demand_series, demand_series_meta
 
 DTYPE = np.dtype("<i4")
@@ -144,11 +145,22 @@ def save(conn: Connection, update_: SeriesUpdate) -> bool:
                            .values(through_day=update_.through_day)).rowcount == 1
     if not won:
         return False
-    ids = [r["sku_id"] for r in update_.rows]
-    for lo in range(0, len(ids), 5000):  # replace: delete then insert works the same on both databases
-        conn.execute(delete(demand_series).where(demand_series.c.sku_id.in_(ids[lo:lo + 5000])))
-        conn.execute(insert(demand_series), update_.rows[lo:lo + 5000])
+    rows = [(r["sku_id"], r["start_day"].isoformat(), r["units"], r["observed_from"].isoformat(), r["stale"])
+            for r in update_.rows]
+    if rows:
+        raw.executemany(conn, _UPSERT, rows)
     return True
+
+
+_UPSERT = raw.Sql(
+    "INSERT INTO demand_series (sku_id, start_day, units, observed_from, stale) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (sku_id) DO UPDATE SET start_day = excluded.start_day, units = excluded.units, "
+    "observed_from = excluded.observed_from, stale = excluded.stale",
+    "INSERT INTO demand_series (sku_id, start_day, units, observed_from, stale) "
+    "VALUES (?, CAST(? AS date), ?, CAST(? AS date), ?) "
+    "ON CONFLICT (sku_id) DO UPDATE SET start_day = excluded.start_day, units = excluded.units, "
+    "observed_from = excluded.observed_from, stale = excluded.stale",
+)
 
 
 def mark_stale(conn: Connection, sku_ids: Iterable[int]) -> None:
