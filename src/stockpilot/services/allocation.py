@@ -90,7 +90,9 @@ class Allocator:
         # guarded UPDATE that waited keeps its row lock on PostgreSQL, so expiring after a failed take could
         # deadlock against a concurrent expirer), and a buyer that finds the holds already being expired waits
         # for that transaction, then sees the freed units, instead of being refused while they are available.
-        self.expire_overdue(self.conn, sku.id, self.now)
+        if self.expire_overdue(self.conn, sku.id, self.now) and location is None:
+            # Expiry freed units: rank (and pick the backorder location) on the figures as they are now.
+            options = placement_store.routing_options(self.conn, sku.id)
         if location is not None:
             return self._place_at(line, sku, location, policy_floor)
         return self._place_routed(line, sku, policy_floor, options)

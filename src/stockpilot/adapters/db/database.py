@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,9 @@ T = TypeVar("T")
 _WAKE_KEY = "stockpilot.wake"
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 _BEGIN_IMMEDIATE, _COMMIT, _ROLLBACK = raw.Sql("BEGIN IMMEDIATE"), raw.Sql("COMMIT"), raw.Sql("ROLLBACK")
+_BUSY_TIMEOUT_MS = 60000
+_NO_BUSY_WAIT, _BUSY_WAIT = raw.Sql("PRAGMA busy_timeout=0"), raw.Sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+_NO_WAIT: ContextVar[bool] = ContextVar("stockpilot_db_no_wait", default=False)
 
 # PostgreSQL: serialization_failure, deadlock_detected. Both mean "run the whole transaction again".
 _RETRYABLE_PG_CODES = {"40001", "40P01"}
@@ -32,6 +36,10 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
+
+
+class WriterBusy(Exception):
+    """A write inside `Database.without_waiting()` would have had to wait; nothing of it ran."""
 
 
 class Database:
@@ -75,7 +83,23 @@ class Database:
         with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Writes in this block raise WriterBusy instead of waiting, so an event loop can run them inline.
+
+        SQLite: when the writer mutex is free and no other process holds the database's write lock, a short
+        write runs at once (microseconds, in-process): cheaper than handing it to a thread. Otherwise, and always
+        on PostgreSQL (every statement waits on the network), the caller hands the work to a thread.
+        """
+        token = _NO_WAIT.set(True)
+        try:
+            yield
+        finally:
+            _NO_WAIT.reset(token)
+
     def _write_postgres(self, work: Callable[[Connection], T]) -> T:
+        if _NO_WAIT.get():
+            raise WriterBusy
         with self.engine.begin() as conn:
             try:
                 result = work(conn)
@@ -92,12 +116,20 @@ class Database:
         a short write again. If `work` runs a Core statement, SQLAlchemy autobegins on top (the begin hook sees
         the open transaction and issues nothing) and then ends the transaction itself.
         """
-        with self._write_lock:  # type: ignore[union-attr]
+        lock = self._write_lock
+        assert lock is not None
+        no_wait = _NO_WAIT.get()
+        if not lock.acquire(blocking=not no_wait):
+            raise WriterBusy
+        try:
             if self._writer is None or self._writer.invalidated or self._writer.closed:
                 self._writer = self.engine.connect()
             conn = self._writer
             try:
-                raw.execute(conn, _BEGIN_IMMEDIATE)
+                if no_wait:
+                    self._begin_now(conn)
+                else:
+                    raw.execute(conn, _BEGIN_IMMEDIATE)
                 try:
                     result = work(conn)
                 except BaseException:
@@ -112,8 +144,23 @@ class Database:
                     raw.execute(conn, _COMMIT)
             finally:
                 wake = conn.info.pop(_WAKE_KEY, None)
+        finally:
+            lock.release()
         self._woken(wake)
         return result
+
+    @staticmethod
+    def _begin_now(conn: Connection) -> None:
+        """BEGIN IMMEDIATE, or WriterBusy if another process holds the write lock (instead of busy-waiting)."""
+        raw.execute(conn, _NO_BUSY_WAIT)
+        try:
+            raw.execute(conn, _BEGIN_IMMEDIATE)
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise WriterBusy from exc
+            raise
+        finally:
+            raw.execute(conn, _BUSY_WAIT)
 
     def _woken(self, wake: set[str] | None) -> None:
         # Reached only after a successful commit: wake local workers for the work just made visible.
@@ -160,7 +207,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

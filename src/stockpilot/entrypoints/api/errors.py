@@ -31,11 +31,18 @@ def error_response(status: int, code: str, detail: str, **extra: object) -> JSON
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status)
 
 
+def error_status(exc: StockpilotError) -> int:
+    return next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
+
+
+def error_body(exc: StockpilotError) -> dict[str, object]:
+    return {"error": exc.code, "detail": exc.detail, **exc.extra}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StockpilotError)
     async def _domain(_request: Request, exc: StockpilotError) -> JSONResponse:
-        status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
-        return error_response(status, exc.code, exc.detail, **exc.extra)
+        return JSONResponse(error_body(exc), status_code=error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

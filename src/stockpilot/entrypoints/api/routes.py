@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -9,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.domain.errors import InsufficientStock
+from stockpilot.domain.errors import InsufficientStock, StockpilotError
 from stockpilot.domain.reservations import RequestedLine
 from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
-from stockpilot.entrypoints.api.errors import error_response
+from stockpilot.entrypoints.api.errors import error_body, error_status
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.runtime import decisions
 
@@ -111,20 +112,37 @@ def events(request: Request, after: int = Query(0, ge=0), limit: int = Query(100
 # ---- reservations ------------------------------------------------------------------------------------
 @router.post("/reservations", status_code=201)
 def reserve(body: schemas.ReservationIn, request: Request) -> JSONResponse:
-    metrics = _metrics(request)
+    # Usually answered by fast_reservations.ReservationFastPath before it gets here, with the same function.
+    status, content = answer_reservation(_app(request), _metrics(request), body)
+    return _json(content, status)
+
+
+def answer_reservation(sp: Stockpilot, metrics: ApiMetrics, body: schemas.ReservationIn
+                       ) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of POST /reservations: 201 created, 200 replayed, or a domain error's answer.
+
+    Any other exception (e.g. WriterBusy from a write that must not wait) leaves no metric behind.
+    """
     started = time.perf_counter()
     try:
-        reservation, created = _app(request).reservations.reserve(
-            body.reference, _lines(body.lines), body.ttl_seconds, body.source
-        )
+        reservation, created = sp.reservations.reserve(body.reference, _lines(body.lines), body.ttl_seconds,
+                                                       body.source)
     except InsufficientStock as refused:
         # The everyday answer of a sell-out: returned here rather than raised through the middleware stack.
-        metrics.reservations.labels("insufficient_stock").inc()
-        return error_response(409, refused.code, refused.detail, **refused.extra)
-    finally:
         metrics.reservation_seconds.observe(time.perf_counter() - started)
+        metrics.reservations.labels("insufficient_stock").inc()
+        return 409, error_body(refused)
+    except StockpilotError as failed:
+        metrics.reservation_seconds.observe(time.perf_counter() - started)
+        return error_status(failed), error_body(failed)
+    metrics.reservation_seconds.observe(time.perf_counter() - started)
     metrics.reservations.labels("created" if created else "replayed").inc()
-    return _json(reservation, 201 if created else 200)
+    return (201 if created else 200), reservation
+
+
+def render_json(content: Any) -> bytes:
+    """The bytes Starlette's JSONResponse sends for `content`."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 @router.get("/reservations/{reservation_id}")
