@@ -135,8 +135,10 @@ class PlanService:
         """Per SKU: available, incoming, demand, days of cover, projected stockout date, policy, at risk."""
         today = self.ctx.clock.now().date()
         with self.ctx.db.read() as conn:
-            rows = [r for r in demand_store.sku_index(conn) if sku is None or r.sku == sku]
-            policies = {r.sku_id: r for r in conn.execute(select(sku_policies))}
+            rows = demand_store.sku_index(conn, sku)
+            wanted = select(sku_policies)
+            policies = {r.sku_id: r for r in conn.execute(
+                wanted if sku is None else wanted.where(sku_policies.c.sku_id.in_([r.id for r in rows])))}
             pos = po_store.open_quantities(conn, [r.id for r in rows], [s.value for s in INCOMING_STATUSES])
         available = np.array([r.on_hand - r.committed - r.reserved for r in rows], dtype=np.float64)
         mean = np.array([(policies[r.id].mean_daily or 0.0) if r.id in policies else 0.0 for r in rows])

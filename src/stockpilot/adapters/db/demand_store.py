@@ -14,12 +14,11 @@ from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import demand_history, planned_events, skus
 
 
-def sku_index(conn: Connection) -> list[Any]:
-    """Every SKU (id, sku, created_at, totals), by id: the row order of the planning matrix."""
-    return conn.execute(
-        select(skus.c.id, skus.c.sku, skus.c.created_at, skus.c.on_hand, skus.c.committed, skus.c.reserved,
-               skus.c.incoming).order_by(skus.c.id)
-    ).all()
+def sku_index(conn: Connection, sku: str | None = None) -> list[Any]:
+    """Every SKU (or the one named): id, sku, created_at, totals, by id — the row order of the planning matrix."""
+    stmt = select(skus.c.id, skus.c.sku, skus.c.created_at, skus.c.on_hand, skus.c.committed, skus.c.reserved,
+                  skus.c.incoming).order_by(skus.c.id)
+    return conn.execute(stmt if sku is None else stmt.where(skus.c.sku == sku)).all()
 
 
 def daily_matrix(conn: Connection, rows: list[Any], today: date, days: int) -> np.ndarray:
