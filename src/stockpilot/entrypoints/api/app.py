@@ -16,6 +16,7 @@ from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
+from stockpilot.entrypoints.web.mount import install_dashboard
 from stockpilot.runtime.handlers import automations
 from stockpilot.runtime.metrics import RuntimeMetrics
 from stockpilot.runtime.worker import Worker, WorkerSettings
@@ -55,6 +56,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(purchasing_routes.router)
     app.include_router(purchasing_routes.public)
+    install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
 
     @app.get("/healthz", include_in_schema=False)

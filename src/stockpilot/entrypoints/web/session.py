@@ -1,0 +1,73 @@
+"""Signed cookies for the dashboard: the session (which API token signed in, until when) and one-shot notices.
+
+A value is `base64url(json).hmac`, HMAC-SHA256 keyed by the `session` app secret with a purpose prefix, so a
+notice can never be replayed as a session. The CSRF token of a form is derived from the session's random id:
+nothing to store, and it changes with every sign-in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+SESSION_COOKIE = "sp_session"
+NOTICE_COOKIE = "sp_notice"
+SIGNIN_COOKIE = "sp_signin"  # double-submit token of the sign-in form (there is no session yet)
+LIFETIME_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    token_id: int
+    sid: str
+    expires: int  # unix seconds
+
+
+class Signer:
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode()
+
+    def _mac(self, purpose: str, data: str) -> str:
+        return hmac.new(self._key, f"{purpose}|{data}".encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, purpose: str, payload: dict[str, Any]) -> str:
+        data = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        return f"{data}.{self._mac(purpose, data)}"
+
+    def unsign(self, purpose: str, value: str | None) -> dict[str, Any] | None:
+        if not value or "." not in value:
+            return None
+        data, _, mac = value.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac(purpose, data)):
+            return None
+        try:
+            loaded = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        except (binascii.Error, ValueError):
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def new_session(self, token_id: int, now: float) -> tuple[Session, str]:
+        session = Session(token_id, secrets.token_urlsafe(16), int(now) + LIFETIME_SECONDS)
+        return session, self.sign("session", {"t": token_id, "s": session.sid, "e": session.expires})
+
+    def session(self, value: str | None, now: float) -> Session | None:
+        payload = self.unsign("session", value)
+        if payload is None:
+            return None
+        try:
+            session = Session(int(payload["t"]), str(payload["s"]), int(payload["e"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return session if session.expires > now else None
+
+    def csrf(self, session: Session) -> str:
+        return self._mac("csrf", session.sid)
+
+    def csrf_ok(self, session: Session, submitted: str | None) -> bool:
+        return bool(submitted) and hmac.compare_digest(self.csrf(session), submitted or "")

@@ -1,0 +1,185 @@
+"""The dashboard in headless Chromium against a real `stockpilot serve`: sign in, watch an at-risk SKU appear live,
+approve a PO from the review queue, receive it and see stock move; a screenshot of every page.
+
+Debian's chromium (/usr/bin/chromium) driven by Playwright through `executable_path`; .ci/run installs it, and a
+machine without it skips these tests and says why. Screenshots land in tests/artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+CLI = [sys.executable, "-m", "stockpilot.entrypoints.cli.main"]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} "
+                                "(apt-get install -y chromium; .ci/run does)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_template: Path):
+    db = tmp_path / "stockpilot.db"
+    shutil.copy(sqlite_template, db)
+    port = _free_port()
+    env = {**os.environ, "STOCKPILOT_DATABASE_URL": f"sqlite:///{db}", "STOCKPILOT_OVERSELL_WINDOW_SECONDS": "0",
+           "STOCKPILOT_EDI_DIR": str(tmp_path / "edi")}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*CLI, "serve", "--demo", "--port", str(port), "--no-access-log"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"serve did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        token = next(line.split()[-1] for line in log_path.read_text().splitlines() if line.startswith("API token:"))
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        yield base, token, api
+        api.close()
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _ok(response: httpx.Response) -> dict:
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _wait_for_po(api: httpx.Client, status: str) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        items = _ok(api.get("/api/v1/purchase-orders", params={"status": status}))["items"]
+        if items:
+            return items[-1]
+        assert time.monotonic() < deadline, f"no {status} PO appeared"
+        time.sleep(0.2)
+
+
+def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
+    base, token, api = server
+    _ok(api.put("/api/v1/skus/LAMP-OAK", json={"title": "Oak Desk Lamp", "backorder_policy": "deny"}))
+    _ok(api.post("/api/v1/inventory/adjustments", json={"sku": "LAMP-OAK", "location": "WH-EAST", "on_hand": 3,
+                                                        "idempotency_key": "e2e-lamp"}))
+    _ok(api.put("/api/v1/skus/GADGET-1", json={"title": "Pocket Gadget", "backorder_policy": "allow"}))
+    _ok(api.post("/api/v1/inventory/adjustments", json={"sku": "GADGET-1", "location": "WH-EAST", "on_hand": 2,
+                                                        "idempotency_key": "e2e-gadget"}))
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+
+    # Signing in: a wrong token is refused in the page, the right one lands on the overview.
+    page.goto(f"{base}/inventory")
+    assert "/signin" in page.url
+    _shot(page, "01-signin")
+    page.get_by_label("API token").fill("sp_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert "not valid" in page.get_by_role("alert").inner_text()
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/inventory")
+    page.goto(f"{base}/")
+    at_risk = page.locator('[data-live-section="at_risk"]')
+    assert at_risk.locator('tr[data-sku="LAMP-OAK"]').count() == 0
+
+    # Orders arrive (through the API, like a channel would): the overview shows them without a reload.
+    _ok(api.post("/api/v1/orders", json={"reference": "SO-E2E-1", "lines": [{"sku": "LAMP-OAK", "quantity": 3}]}))
+    _ok(api.post("/api/v1/orders", json={"reference": "SO-E2E-2", "lines": [{"sku": "GADGET-1", "quantity": 5}]}))
+    at_risk.locator('tr[data-sku="LAMP-OAK"]').wait_for(timeout=20_000)
+    page.locator('[data-live-section="oversold"] >> text=GADGET-1').wait_for(timeout=20_000)
+    review = _wait_for_po(api, "needs_review")
+    page.wait_for_function("document.querySelector('[data-counter=review]').textContent.trim() === '1'",
+                           timeout=20_000)
+    assert "Out of stock" in at_risk.locator('tr[data-sku="LAMP-OAK"]').inner_text()
+    _shot(page, "02-overview")
+
+    # The review queue: no supplier offers GADGET-1 yet; one is added, then approved with it at 10 units.
+    _ok(api.post("/api/v1/suppliers", json={"code": "ACME", "name": "Acme Gadgets", "delivery_method": "edi",
+                                            "edi_id": "ACME"}))
+    _ok(api.put("/api/v1/suppliers/ACME/offers/GADGET-1", json={"unit_cost": "7.50", "lead_time_days": 4}))
+    page.get_by_role("link", name=re.compile("Review queue")).click()
+    page.wait_for_url(re.compile(r"status=needs_review"))
+    _shot(page, "03-purchase-orders-review")
+    page.get_by_role("link", name=review["number"]).click()
+    assert "needs review" in page.locator("[data-po-status]").inner_text()
+    page.get_by_label("Quantity of GADGET-1").fill("10")
+    page.get_by_label("Supplier").select_option("ACME")
+    _shot(page, "04-po-review")
+    page.get_by_role("button", name="Approve and send").click()
+    assert "approved and sent to ACME" in page.get_by_role("status").first.inner_text()
+    assert "sent" in page.locator("[data-po-status]").inner_text()
+
+    # A box arrives with 4 of them, plus an item that is not on the PO: the error is in the page, nothing moves.
+    page.get_by_label("Another SKU in the box").fill("NOT-ON-PO")
+    page.get_by_label("Its quantity").fill("1")
+    page.get_by_label(re.compile(r"^GADGET-1")).fill("4")
+    page.get_by_role("button", name="Record receipt").click()
+    error = page.get_by_role("alert").inner_text()
+    assert "NOT-ON-PO" in error, error
+    _shot(page, "05-po-receive-error")
+    assert _ok(api.get("/api/v1/skus/GADGET-1"))["totals"]["on_hand"] == 2
+    page.get_by_label(re.compile(r"^GADGET-1")).fill("4")
+    page.get_by_role("button", name="Record receipt").click()
+    assert "partially received" in page.locator("[data-po-status]").inner_text()
+    assert page.locator('[data-received="GADGET-1"]').inner_text() == "4"
+    _shot(page, "06-po-received")
+
+    page.goto(f"{base}/inventory/GADGET-1")
+    assert page.locator('[data-total="on_hand"]').inner_text() == "6"
+    assert page.locator('[data-total="available"]').inner_text() == "1"
+    _shot(page, "07-sku")
+
+    for path, name in (("/inventory?sort=available&dir=asc", "08-inventory"), ("/suppliers", "09-suppliers"),
+                       ("/automations", "10-automations"), ("/purchase-orders", "11-purchase-orders")):
+        page.goto(base + path)
+        assert page.locator("h1").count() == 1
+        _shot(page, name)
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    phone.context.add_cookies(page.context.cookies())
+    for path, name in (("/", "12-phone-overview"), (f"/purchase-orders/{review['number']}", "13-phone-po")):
+        phone.goto(base + path)
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+        _shot(phone, name)
+
+    # Signing out ends the session: the next page asks to sign in again.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/")
+    assert "/signin" in page.url
