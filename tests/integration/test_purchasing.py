@@ -332,3 +332,15 @@ def test_receipt_releases_backorders_oldest_first_and_a_short_shipment_can_be_cl
     with pytest.raises(Conflict):
         sp.purchasing.cancel(po["number"], "too late")  # a closed PO stays closed
     assert sp.checker.run().problems == []
+
+
+def test_approving_with_another_supplier_takes_its_lead_time_for_the_eta(make, clock):
+    sp, rt = make(oversell_window_seconds=0)
+    stock(sp, "TEE", {"WH": 0}, backorder_policy="allow")
+    sp.orders.place("SO-1", [line("TEE", 2)])
+    rt.settle()
+    (draft,) = sp.purchasing.list(status="needs_review")
+    assert draft["eta"] is None
+    email_supplier(sp, "SLOWCO", lead=9)
+    approved = sp.purchasing.approve(draft["number"], supplier="SLOWCO")
+    assert approved["eta"] == "2026-01-10"  # 2026-01-01 + 9 days

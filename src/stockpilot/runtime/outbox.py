@@ -360,7 +360,10 @@ def retry(conn: Connection, outbox_id: int, now: datetime) -> bool:
         .where(outbox.c.id == outbox_id, outbox.c.status == DEAD)
         .values(status=PENDING, attempts=0, available_at=now, leased_by=None, leased_until=None)
     )
-    return conn.execute(stmt).rowcount == 1
+    if conn.execute(stmt).rowcount != 1:
+        return False
+    request_wakeup(conn, OUTBOX_CHANNEL)  # due now: wake a worker rather than wait for its poll
+    return True
 
 
 def discard(conn: Connection, outbox_id: int) -> bool:

@@ -27,7 +27,14 @@ from stockpilot.runtime import decisions, outbox, timers
 from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.context import Context
 from stockpilot.services.lookups import require_sku
-from stockpilot.services.purchase_orders import ACK_DEADLINE, ACK_REMINDER, TOPICS, PurchaseOrders, summarise
+from stockpilot.services.purchase_orders import (
+    ACK_DEADLINE,
+    ACK_REMINDER,
+    TOPICS,
+    PurchaseOrders,
+    eta_for,
+    summarise,
+)
 from stockpilot.services.replenishment import CONSUMER, FLUSH, Replenishment
 from stockpilot.services.secrets import app_secret
 from stockpilot.services.suppliers import require_supplier
@@ -114,6 +121,10 @@ class PurchasingService:
                 cost = Decimal(offer["unit_cost"]) if offer else None
                 po_store.set_line_cost(conn, row["id"], line["sku_id"], cost)
             po_store.set_supplier(conn, row["id"], chosen["id"], chosen["currency"], now)
+            leads = [o["lead_time_days"] for o in offers.values() if o["sku_id"] in
+                     {ln["sku_id"] for ln in lines.values()}]
+            if leads:  # the ETA follows the supplier: its slowest line
+                po_store.set_eta(conn, row["id"], eta_for(now.date(), max(leads)), now)
         if quantities or supplier:
             po_store.history(conn, row["id"], row["status"], row["revision"],
                              "edited: " + ", ".join([*(f"{s}={q}" for s, q in (quantities or {}).items()),

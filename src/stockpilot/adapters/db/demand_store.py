@@ -4,21 +4,43 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, select
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import demand_history, planned_events, skus
+from stockpilot.adapters.db.tables import demand_history, planned_events
 
 
-def sku_index(conn: Connection, sku: str | None = None) -> list[Any]:
-    """Every SKU (or the one named): id, sku, created_at, totals, by id — the row order of the planning matrix."""
-    stmt = select(skus.c.id, skus.c.sku, skus.c.created_at, skus.c.on_hand, skus.c.committed, skus.c.reserved,
-                  skus.c.incoming).order_by(skus.c.id)
-    return conn.execute(stmt if sku is None else stmt.where(skus.c.sku == sku)).all()
+class SkuRow(NamedTuple):
+    id: int
+    sku: str
+    created_at: datetime
+    on_hand: int
+    committed: int
+    reserved: int
+    incoming: int
+
+
+_SKU_INDEX = raw.Sql("SELECT id, sku, created_at, on_hand, committed, reserved, incoming FROM skus")
+
+
+def sku_index(conn: Connection, sku: str | None = None) -> list[SkuRow]:
+    """Every SKU (or the one named), by id — the row order of the planning matrix. Read on the driver: planning
+    reads all of them, and a Row with UtcDateTime processing costs ~10 us each."""
+    sql = _SKU_INDEX if sku is None else raw.Sql(_SKU_INDEX.sqlite + " WHERE sku = ?")
+    found = raw.execute(conn, raw.Sql(sql.sqlite + " ORDER BY id"), () if sku is None else (sku,)).fetchall()
+    return [SkuRow(i, code, _utc(at), oh, cm, rs, inc) for i, code, at, oh, cm, rs, inc in found]
+
+
+def _utc(value: Any) -> datetime:
+    """A UtcDateTime as the driver hands it back: naive UTC text on SQLite, aware on PostgreSQL."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def daily_matrix(conn: Connection, rows: list[Any], today: date, days: int) -> np.ndarray:

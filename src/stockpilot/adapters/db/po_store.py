@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -237,6 +237,10 @@ def set_line_cost(conn: Connection, po_id: int, sku_id: int, unit_cost: Decimal 
 def set_supplier(conn: Connection, po_id: int, supplier_id: int, currency: str, now: datetime) -> None:
     conn.execute(update(po).where(po.c.id == po_id).values(supplier_id=supplier_id, currency=currency,
                                                            updated_at=now))
+
+
+def set_eta(conn: Connection, po_id: int, eta: date, now: datetime) -> None:
+    conn.execute(update(po).where(po.c.id == po_id).values(eta=eta, updated_at=now))
 
 
 def all_requests(conn: Connection) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import purchase_order_lines, purchase_orders, skus, supplier_offers, suppliers
 from stockpilot.domain.suppliers import Offer, Performance
@@ -87,7 +88,9 @@ def performance(conn: Connection, supplier_ids: list[int], now: datetime, days: 
         return {}
     since = now - timedelta(days=days)
     po, pol = purchase_orders, purchase_order_lines
-    done = po.c.status.in_(("partially_received", "received", "closed"))
+    # A PO counts once it is finished (received, closed) or late (partly received past its ETA): one still in
+    # transit says nothing yet about how much of it will come.
+    done = po.c.status.in_(("received", "closed")) | ((po.c.status == "partially_received") & (po.c.eta < now.date()))
     lines = (
         select(
             po.c.supplier_id,
@@ -138,11 +141,16 @@ def as_offer(row: dict[str, Any], perf: Performance) -> Offer:
     )
 
 
+_ALL_OFFERS = raw.Sql(
+    "SELECT o.sku_id, o.supplier_id, s.code, o.unit_cost, o.lead_time_days, o.lead_time_spread_days, o.moq, "
+    "o.pack_size, o.capacity, o.available FROM supplier_offers o JOIN suppliers s ON s.id = o.supplier_id "
+    "WHERE s.active = ?"
+)
+_OFFER_KEYS = ("sku_id", "supplier_id", "code", "unit_cost", "lead_time_days", "lead_time_spread_days", "moq",
+               "pack_size", "capacity", "available")
+
+
 def all_offers(conn: Connection) -> list[dict[str, Any]]:
-    """Every offer of an active supplier, with the supplier's code (planning reads them all at once)."""
-    rows = conn.execute(
-        select(supplier_offers, suppliers.c.code)
-        .join(suppliers, suppliers.c.id == supplier_offers.c.supplier_id)
-        .where(suppliers.c.active.is_(True))
-    )
-    return [dict(r._mapping) for r in rows]
+    """Every offer of an active supplier, with the supplier's code (planning reads them all, on the driver)."""
+    found = raw.execute(conn, _ALL_OFFERS, (True,)).fetchall()
+    return [dict(zip(_OFFER_KEYS, row, strict=True)) for row in found]
