@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, select
@@ -59,9 +59,7 @@ class PlanService:
             rows = demand_store.sku_index(conn)
             history, series_update = demand_series.read(conn, rows, today, HISTORY_DAYS)
             terms = self._terms(conn, rows, now)
-            settings = {r.sku_id: r for r in conn.execute(select(
-                sku_policies.c.sku_id, sku_policies.c.service_level, sku_policies.c.manual_min,
-                sku_policies.c.manual_max, sku_policies.c.target_cover_days, sku_policies.c.policy))}
+            settings = {r.sku_id: r for r in map(_Setting._make, raw.execute(conn, _SETTINGS).fetchall())}
             open_pos = po_store.open_quantities(conn, None, [s.value for s in INCOMING_STATUSES])
             events = demand_store.events_between(conn, today, today + timedelta(days=365))
         read = time.perf_counter()
@@ -241,6 +239,19 @@ def _class_table(text: str) -> dict[str, float]:
             raise ValidationFailed(f"STOCKPILOT_SERVICE_BY_CLASS: {part!r}: class A, B or C, level in [0.5, 1)")
         table[name.strip().upper()] = level
     return table
+
+
+class _Setting(NamedTuple):
+    sku_id: int
+    service_level: float | None
+    manual_min: int | None
+    manual_max: int | None
+    target_cover_days: float | None
+    policy: str
+
+
+_SETTINGS = raw.Sql("SELECT sku_id, service_level, manual_min, manual_max, target_cover_days, policy "
+                    "FROM sku_policies")
 
 
 def _or(row: Any, name: str, default: Any) -> Any:

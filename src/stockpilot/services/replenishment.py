@@ -226,7 +226,8 @@ class Replenishment:
             bucket.eta = max(bucket.eta, eta) if bucket.eta else eta
         choice = {"supplier": ranking.chosen, "quantity": quantity, "unit_cost": str(unit_cost) if unit_cost else None,
                   "review": reasons, "capped_by_capacity": capped}
-        reason = ranking.reason + (f"; to review: {'; '.join(reasons)}" if reasons else "")
+        review = f"to review: {'; '.join(reasons)}"
+        reason = review if ranking.chosen is None else ranking.reason + (f"; {review}" if reasons else "")
         decisions.record(conn, sku.sku, "replenishment", {**inputs, "last_unit_cost": str(last_cost) if last_cost
                          else None}, ranking.as_options(), choice, reason, self.ctx.clock.now())
 
