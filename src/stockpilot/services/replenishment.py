@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from stockpilot.adapters.db import demand_series, ledger, po_store, supplier_store
+from stockpilot.adapters.db import demand_series, ledger, po_store, raw, supplier_store
 from stockpilot.adapters.db.catalog_store import sku_ref as load_sku_ref
 from stockpilot.adapters.db.catalog_store import sku_ref_by_id
 from stockpilot.adapters.db.ledger import SkuRef
@@ -101,6 +101,11 @@ class Replenishment:
                             now=now)
 
     def _at_reorder_point(self, conn: Connection, sku: SkuRef) -> bool:
+        # Runs for every stock change (each reservation): one indexed read settles the common case — no reorder
+        # point, or available + incoming above it (drafts only add to the position, so they cannot lower it).
+        quick = raw.execute(conn, _REORDER_CHECK, (sku.id,)).fetchone()
+        if quick is None or quick[0] is None or quick[1] > quick[0]:
+            return False
         if po_store.pending_request(conn, sku.id) is not None:
             return False  # already waiting for its flush
         need = self.need(conn, sku, "reorder")
@@ -252,6 +257,12 @@ class Replenishment:
             )
             created.append(po)
         return created
+
+
+_REORDER_CHECK = raw.Sql(
+    "SELECT COALESCE(p.manual_min, p.reorder_point), s.on_hand - s.committed - s.reserved + s.incoming "
+    "FROM sku_policies p JOIN skus s ON s.id = p.sku_id WHERE p.sku_id = ?"
+)
 
 
 def _flush_key(group: str) -> str:
