@@ -9,6 +9,7 @@ manual min/max and service level are respected; the naive rule is used only wher
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -95,32 +96,12 @@ class PlanService:
             rop, ss, up_to = policy.reorder_point, policy.safety_stock, policy.order_up_to
         computed = time.perf_counter()
 
-        values = []
-        for k, sku_id in enumerate(ids):
-            values.append({
-                "sku_id": sku_id, "mean_daily": float(demand.mean_daily[k]), "std_daily": float(demand.std_daily[k]),
-                "demand_class": CLASSES[int(demand.class_code[k])].value,
-                "reorder_point": math.ceil(rop[k] - 1e-9), "safety_stock": math.ceil(ss[k] - 1e-9),
-                "order_up_to": math.ceil(up_to[k] - 1e-9), "computed_at": now, "updated_at": now,
-                "policy": "naive" if naive_rows[k] else "stockpilot",
-                "explanation": {
-                    "method": METHODS[int(demand.method_code[k])].value, "surge": bool(demand.surge[k]),
-                    "recent_velocity": round(float(demand.recent_velocity[k]), 4),
-                    "long_velocity": round(float(demand.long_velocity[k]), 4),
-                    "event_factor": round(float(demand.event_factor[k]), 4),
-                    "observations": int(demand.observations[k]),
-                    "service_level": None if np.isnan(policy.service_level[k]) else float(policy.service_level[k]),
-                    "z": None if np.isnan(policy.z[k]) else round(float(policy.z[k]), 4),
-                    "lead_time_days": float(lead[k]), "lead_time_spread_days": float(spread[k]),
-                    "supplier": terms[sku_id][5], "abc_class": classes[k] if classes is not None else None,
-                    "eoq": None if np.isnan(policy.eoq[k]) else round(float(policy.eoq[k]), 1),
-                    "rule": "naive" if naive_rows[k] else ("manual_minmax" if not np.isnan(lo[k]) else "stockpilot"),
-                },
-            })
+        rows_out = _policy_rows(ids, demand, policy, rop, ss, up_to, naive_rows, lo, lead, spread,
+                                [terms[i][5] for i in ids], classes, now)
         def write(conn: Connection) -> None:
             # The cache moves only with a recompute that stored its policies; a lost race keeps the winner's.
             demand_series.save(conn, series_update)
-            _store(conn, values)
+            _store(conn, rows_out)
 
         self.ctx.db.write(write)
         written = time.perf_counter()
@@ -282,11 +263,44 @@ _STORE = raw.Sql(
 )
 
 
-def _store(conn: Connection, values: list[dict[str, Any]]) -> None:
+def _store(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """Every SKU's computed policy in one executemany on the driver (Core would cost ~5x as much per row)."""
-    if not values:
-        return
-    at = raw.time_value(conn, values[0]["computed_at"])
-    rows = [(v["sku_id"], v["policy"], v["mean_daily"], v["std_daily"], v["demand_class"], v["reorder_point"],
-             v["safety_stock"], v["order_up_to"], raw.json_value(v["explanation"]), at, at) for v in values]
-    raw.executemany(conn, _STORE, rows)
+    if rows:
+        at = raw.time_value(conn, rows[0][-1])
+        raw.executemany(conn, _STORE, [(*row[:-1], at, at) for row in rows])
+
+
+def _policy_rows(ids: list[int], demand: Any, policy: Any, rop: np.ndarray, ss: np.ndarray, up_to: np.ndarray,
+                 naive: np.ndarray, manual_min: np.ndarray, lead: np.ndarray, spread: np.ndarray,
+                 suppliers: list[str | None], classes: np.ndarray | None, now: datetime) -> list[tuple[Any, ...]]:
+    """(sku_id, policy, mean, std, class, reorder point, safety stock, order-up-to, explanation JSON, now) per SKU.
+
+    Built from whole arrays (`tolist`) and a JSON template rather than a dict and json.dumps per SKU: at 100,000
+    SKUs the per-row Python work was a third of the recompute. Every value is finite or null, so the template's
+    text is valid JSON."""
+    def ceil(a: np.ndarray) -> list[int]:
+        return np.ceil(a - 1e-9).astype(np.int64).tolist()
+
+    def opt(a: np.ndarray, digits: int) -> list[str]:
+        return ["null" if math.isnan(x) else repr(x) for x in np.round(a, digits).tolist()]
+
+    method = [json.dumps(m.value) for m in METHODS]
+    demand_class = [c.value for c in CLASSES]
+    rule = np.where(naive, "naive", np.where(np.isnan(manual_min), "stockpilot", "manual_minmax")).tolist()
+    abc = ["null"] * len(ids) if classes is None else [f'"{c}"' for c in classes.tolist()]
+    columns = zip(
+        ids, demand.mean_daily.tolist(), demand.std_daily.tolist(), demand.class_code.tolist(), ceil(rop), ceil(ss),
+        ceil(up_to), demand.method_code.tolist(), demand.surge.tolist(), np.round(demand.recent_velocity, 4).tolist(),
+        np.round(demand.long_velocity, 4).tolist(), np.round(demand.event_factor, 4).tolist(),
+        demand.observations.tolist(), opt(policy.service_level, 4), opt(policy.z, 4), lead.tolist(), spread.tolist(),
+        [json.dumps(code) for code in suppliers], abc, opt(policy.eoq, 1), rule, naive.tolist(), strict=True,
+    )
+    return [
+        (sku_id, "naive" if is_naive else "stockpilot", mean, std, demand_class[cls], r, s_, u,
+         f'{{"method": {method[m]}, "surge": {"true" if surge else "false"}, "recent_velocity": {rv!r}, '
+         f'"long_velocity": {lv!r}, "event_factor": {ef!r}, "observations": {obs}, "service_level": {sl}, '
+         f'"z": {z}, "lead_time_days": {lt!r}, "lead_time_spread_days": {ls!r}, "supplier": {sup}, '
+         f'"abc_class": {cl}, "eoq": {eoq}, "rule": "{ru}"}}', now)
+        for (sku_id, mean, std, cls, r, s_, u, m, surge, rv, lv, ef, obs, sl, z, lt, ls, sup, cl, eoq, ru,
+             is_naive) in columns
+    ]

@@ -55,18 +55,19 @@ def read(conn: Connection, rows: list[Any], today: date, days: int) -> tuple[np.
     keep = np.ones(len(rows), dtype=bool)
     keep[rebuild] = False
     first_seen = np.full(len(rows), days, dtype=np.int64)
-    series: dict[int, np.ndarray] = {}
-    series_start: dict[int, date] = {}
-
-    for k in np.flatnonzero(keep):
+    # Series written on the same day share a start and a length: decode each such group in one frombuffer.
+    groups: dict[tuple[date, int], list[int]] = {}
+    for k in np.flatnonzero(keep).tolist():
         entry = cached[rows[k].id]
-        array = np.frombuffer(entry.units, dtype=DTYPE)
-        offset = (entry.start_day - start).days
-        lo, hi = max(offset, 0), min(offset + len(array), days)
-        if hi > lo:
-            units[k, lo:hi] = array[lo - offset:hi - offset]
+        groups.setdefault((entry.start_day, len(entry.units)), []).append(k)
         first_seen[k] = (entry.observed_from - start).days
-        series[k], series_start[k] = array, entry.start_day
+    for (start_day, size), members in groups.items():
+        block = np.frombuffer(b"".join(cached[rows[k].id].units for k in members), dtype=DTYPE)
+        block = block.reshape(len(members), size // DTYPE.itemsize)
+        offset = (start_day - start).days
+        lo, hi = max(offset, 0), min(offset + block.shape[1], days)
+        if hi > lo:
+            units[members, lo:hi] = block[:, lo - offset:hi - offset]
 
     if fresh and through < today:  # the days since the last recompute, for every SKU kept from the cache
         kept_index = index.copy()
@@ -78,8 +79,9 @@ def read(conn: Connection, rows: list[Any], today: date, days: int) -> tuple[np.
         for k in touched:
             lo = max(shift, 0)
             units[k, lo:] += new_units[k, lo - shift:]
-            update_.rows.append(_extended(rows[k].id, series[k], series_start[k], through, new_units[k],
-                                          cached[rows[k].id].observed_from, today))
+            entry = cached[rows[k].id]
+            update_.rows.append(_extended(rows[k].id, np.frombuffer(entry.units, dtype=DTYPE), entry.start_day,
+                                          through, new_units[k], entry.observed_from, today))
 
     if rebuild:
         only = [rows[k].id for k in rebuild] if len(rebuild) <= REBUILD_INLINE else None
@@ -114,11 +116,14 @@ def _cached(conn: Connection) -> dict[int, _Cached]:
     found = conn.exec_driver_sql("SELECT sku_id, start_day, units, observed_from, stale FROM demand_series"
                                  ).cursor.fetchall()
 
-    def day(value: Any) -> date:
-        return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite hands back text
+    days: dict[Any, date] = {}  # few distinct values: parse each once (SQLite hands back text)
 
-    return {sku_id: _Cached(day(start), bytes(units), day(seen), bool(stale))
-            for sku_id, start, units, seen, stale in found}
+    def day(value: Any) -> date:
+        if value not in days:
+            days[value] = value if isinstance(value, date) else date.fromisoformat(value)
+        return days[value]
+
+    return {sku_id: _Cached(day(start), units, day(seen), bool(stale)) for sku_id, start, units, seen, stale in found}
 
 
 def _extended(sku_id: int, array: np.ndarray, start_day: date, through: date, new: np.ndarray, observed: date,
