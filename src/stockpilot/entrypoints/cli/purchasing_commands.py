@@ -228,8 +228,9 @@ def _po_table(rows: list[dict[str, Any]], as_json: bool, title: str, *, reason: 
         return
     table = Table(title=title)
     columns = ["number", "status", "supplier", "trigger", "created", "ETA"] + (["reason"] if reason else [])
+    widths = {"number": 9, "status": 18, "created": 16}  # never shortened to "PO-0000…" in a narrow terminal
     for column in columns:
-        table.add_column(column, no_wrap=column != "reason")
+        table.add_column(column, no_wrap=column != "reason", min_width=widths.get(column))
     for r in rows:
         cells = [r["number"], r["status"], r["supplier"] or "-", r["trigger"], r["created_at"][:16], r["eta"] or "-"]
         table.add_row(*cells, *([r["review_reason"] or ""] if reason else []))
