@@ -21,6 +21,7 @@ from stockpilot.services.reservations import ReservationService
 from stockpilot.services.stock import StockService
 from stockpilot.services.suppliers import SupplierService
 from stockpilot.services.tokens import TokenService
+from stockpilot.services.waitlist import WaitlistService
 from stockpilot.services.webhook_intake import WebhookIntake
 from stockpilot.services.webhook_processing import WebhookDeliveries
 
@@ -41,6 +42,7 @@ class Stockpilot:
     channels: ChannelService
     webhook_intake: WebhookIntake
     webhooks: WebhookDeliveries
+    waitlist: WaitlistService
 
     @property
     def db(self) -> Database:
@@ -71,4 +73,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         channels=ChannelService(ctx),
         webhook_intake=WebhookIntake(ctx),
         webhooks=WebhookDeliveries(ctx),
+        waitlist=WaitlistService(ctx),
     )

@@ -37,6 +37,8 @@ class Settings:
     service_by_class: str = ""  # e.g. "A=0.98,B=0.95,C=0.90": plan by ABC class of annual value (a SKU's own wins)
     ordering_cost: float | None = None  # cost of placing one PO; with holding_rate, order quantities use EOQ
     holding_rate: float | None = None  # yearly holding cost as a fraction of unit cost (e.g. 0.25)
+    waitlist_over_notify: float = 0.2  # a back-in-stock wave tells ceil(available x (1 + this)) waiting people
+    waitlist_wave_minutes: float = 60.0  # then the next wave, only if units remain
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
+from stockpilot.adapters.notify.customer_email import CustomerEmail
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
 from stockpilot.adapters.notify.staff_email import StaffEmail
 from stockpilot.adapters.suppliers.document import TOPIC_EDI, TOPIC_EMAIL, TOPIC_HTTP
@@ -53,11 +55,13 @@ def automations(sp: Stockpilot) -> Automations:
         ALERT_TOPIC: mail or StaffEmail(settings.smtp_url or "", settings.mail_from),
         PLAN_TOPIC: lambda payload, key: sp.plan.recompute().as_dict(),
         CHANNEL_WEBHOOK_TOPIC: WebhookProcessor(sp.ctx, sp.orders),
+        WAITLIST_TOPIC: mail or CustomerEmail(settings.smtp_url or "", settings.mail_from,
+                                              sp.waitlist.still_subscribed),
     }
     return Automations(
         outbox_handlers=handlers,
-        timer_handlers=dict(sp.purchasing.timer_handlers()),
-        consumers=[sp.purchasing.consumer()],
+        timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers()},
+        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), CHANNEL_WEBHOOK_TOPIC: DeliveryDead()},
         on_start=[sp.purchasing.schedule_planning],
     )

@@ -536,3 +536,21 @@ channel_pushes = Table(
     Column("value", Integer, nullable=False),
     Column("pushed_at", UtcDateTime, nullable=False),
 )
+
+# Back-in-stock waitlist: one entry per (SKU, email), released oldest first in waves throttled to available stock.
+# status: waiting -> notified (in `wave`) | unsubscribed (the contact clicked the signed link: never mailed again).
+waitlist = Table(
+    "waitlist",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("wave", Integer),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("notified_at", UtcDateTime),
+    Column("unsubscribed_at", UtcDateTime),
+    UniqueConstraint("sku_id", "email", name="uq_waitlist_sku_id_email"),
+    Index("ix_waitlist_sku_id_status_id", "sku_id", "status", "id"),
+    Index("ix_waitlist_email", "email"),
+)

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.entrypoints.api import channel_routes, purchasing_routes
+from stockpilot.entrypoints.api import channel_routes, purchasing_routes, waitlist_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
 from stockpilot.entrypoints.api.metrics import ApiMetrics
@@ -56,6 +56,8 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.include_router(router)
     app.include_router(purchasing_routes.router)
     app.include_router(purchasing_routes.public)
+    app.include_router(waitlist_routes.router)
+    app.include_router(waitlist_routes.public)  # GET /unsubscribe/{token}
     install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
 

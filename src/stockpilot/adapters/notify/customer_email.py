@@ -1,0 +1,38 @@
+"""The `waitlist.email` outbox handler: a back-in-stock notice to a customer, over the PO email SMTP transport.
+
+Payload: {"entry_id", "to", "subject", "body"}. Message-ID comes from the idempotency key (one per entry and wave),
+so a redelivery is recognisably the same notice. `still_subscribed(entry_id)` is asked right before sending: a
+contact who unsubscribed after the wave was decided still receives nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from stockpilot.adapters.suppliers.email import KEY_HEADER, EmailDelivery, message_id
+
+TOPIC = "waitlist.email"
+
+
+class CustomerEmail:
+    def __init__(self, smtp_url: str, sender: str, still_subscribed: Callable[[int], bool]) -> None:
+        self.transport = EmailDelivery(smtp_url, sender)
+        self.still_subscribed = still_subscribed
+
+    def __call__(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        if not self.still_subscribed(int(payload["entry_id"])):
+            return {"skipped": "unsubscribed"}
+        message = EmailMessage()
+        message["From"] = self.transport.sender
+        message["To"] = payload["to"]
+        message["Subject"] = " ".join(str(payload["subject"]).split())
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = message_id(idempotency_key, self.transport.sender)
+        message[KEY_HEADER] = idempotency_key
+        message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
+        message.set_content(str(payload["body"]))
+        self.transport.send(message)
+        return {"sent": True}
