@@ -160,6 +160,8 @@ class ConsumerRunner:
 
     def run_consumer(self, consumer: Consumer) -> ConsumerRun:
         run = ConsumerRun(consumer.name)
+        if not self._has_work(consumer.name):
+            return run  # nothing past its position: no lease, no write transactions (idle polls are reads only)
         lease_until = self.acquire(consumer.name)
         if lease_until is None:
             return run
@@ -176,6 +178,18 @@ class ConsumerRunner:
             self._record_error(consumer.name, lease_until, run.error)
         self.release(consumer.name, lease_until)
         return run
+
+    def _has_work(self, name: str) -> bool:
+        """Whether any event is visible past the consumer's position (or it is new, or stuck on a failing event).
+
+        A read snapshot: an event committed after it is seen on the next poll. Nothing is skipped by this check:
+        ids the walk may still have to wait for are below a visible id, so they make this true as well."""
+        with self.db.read() as conn:
+            row = conn.execute(select(_cp.c.position, _cp.c.failing_event_id).where(_cp.c.name == name)).first()
+            if row is None or row.failing_event_id is not None:
+                return True
+            newer = conn.execute(select(events.c.id).where(events.c.id > row.position).limit(1)).first()
+            return newer is not None
 
     # --- lease ------------------------------------------------------------------------------------------------
 
