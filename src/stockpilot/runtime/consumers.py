@@ -89,13 +89,16 @@ class Consumer:
     name: str
     handler: EventHandler
     kinds: Iterable[str] | None = None  # None: every kind; stored as a frozenset
+    # A pure test on the event alone: False steps over it like another kind (no savepoint, no handler call).
+    # Worth having for consumers that ignore most events of a kind they subscribe to (StockChanged: every hold).
+    accepts: Callable[[Event], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.kinds is not None:
             object.__setattr__(self, "kinds", frozenset(self.kinds))
 
     def wants(self, event: Event) -> bool:
-        return self.kinds is None or event.kind in self.kinds
+        return (self.kinds is None or event.kind in self.kinds) and (self.accepts is None or self.accepts(event))
 
 
 @dataclass

@@ -89,7 +89,8 @@ class WaitlistService:
 
     # ---- runtime -----------------------------------------------------------------------------------------------
     def consumer(self) -> Consumer:
-        return Consumer(CONSUMER, self.on_event, kinds={"BackInStock", "StockChanged"})
+        return Consumer(CONSUMER, self.on_event, kinds={"BackInStock", "StockChanged"},
+                        accepts=lambda event: available_rose(event.kind, event.payload))
 
     def timer_handlers(self) -> dict[str, Any]:
         return {WAVE_TIMER: self._on_wave_timer}
