@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.serve_process import serve_demo
+
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-CLI = [sys.executable, "-m", "stockpilot.entrypoints.cli.main"]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -30,41 +28,16 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromiu
                                 "(apt-get install -y chromium; .ci/run does)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path, sqlite_template: Path):
     db = tmp_path / "stockpilot.db"
     shutil.copy(sqlite_template, db)
-    port = _free_port()
     env = {**os.environ, "STOCKPILOT_DATABASE_URL": f"sqlite:///{db}", "STOCKPILOT_OVERSELL_WINDOW_SECONDS": "0",
            "STOCKPILOT_EDI_DIR": str(tmp_path / "edi")}
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([*CLI, "serve", "--demo", "--port", str(port), "--no-access-log"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"serve did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        token = next(line.split()[-1] for line in log_path.read_text().splitlines() if line.startswith("API token:"))
+    with serve_demo(env, tmp_path / "serve.log", cwd=tmp_path) as (base, token):
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         yield base, token, api
         api.close()
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-CLI = [sys.executable, "-m", "stockpilot.entrypoints.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.serve_process import CLI, serve_demo
 
 
 def _env(db_url: str) -> dict[str, str]:
@@ -31,28 +23,8 @@ def _cli(db_url: str, *args: str, check: bool = True) -> subprocess.CompletedPro
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path):
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([*CLI, "serve", "--demo", "--port", str(port), "--no-access-log"],
-                               env=_env(db_url), stdout=log, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"serve did not start:\n{(tmp_path / 'serve.log').read_text()}")
-        time.sleep(0.1)
-    token = next(line.split()[-1] for line in (tmp_path / "serve.log").read_text().splitlines()
-                 if line.startswith("API token:"))
-    yield base, token
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with serve_demo(_env(db_url), tmp_path / "serve.log") as started:
+        yield started
 
 
 def test_demo_server_serves_reservations_and_sweeps_expired_holds(server, db_url):

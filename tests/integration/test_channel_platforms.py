@@ -6,16 +6,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from fastapi.testclient import TestClient
 
 from stockpilot.bootstrap import build
 from stockpilot.config import Settings
-from stockpilot.entrypoints.api.app import create_app
 from tests.integration.channel_helpers import add_shopify, deliveries, post_shopify, shopify_order
 from tests.integration.helpers import stock, totals
 from tests.integration.purchasing_helpers import Runtime, purchase_orders
 from tests.support.bigcommerce_api import BigCommerceApi
 from tests.support.channel_signing import body_of, fixture, standard_headers, woocommerce_headers
+from tests.support.serve_process import api_client
 from tests.support.smtp_server import SmtpServer
 
 WOO_SECRET, BC_SECRET, STD_SECRET = "wc-secret", "bc-header-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -37,9 +36,7 @@ def app(db_url, clock, smtp):
 
 @pytest.fixture
 def client(app):
-    token = app.tokens.create("test")
-    with TestClient(create_app(app, run_worker=False)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {token}"
+    with api_client(app) as test_client:
         yield test_client
 
 

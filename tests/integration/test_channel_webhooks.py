@@ -4,12 +4,10 @@ verification, persistence first, dedupe, parking, and what each topic does to st
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from stockpilot.adapters.db import channel_store
 from stockpilot.bootstrap import build
 from stockpilot.config import Settings
-from stockpilot.entrypoints.api.app import create_app
 from stockpilot.services.webhook_intake import MAX_BODY_BYTES
 from tests.integration.channel_helpers import (
     SHOP,
@@ -22,6 +20,7 @@ from tests.integration.channel_helpers import (
 from tests.integration.helpers import stock, totals
 from tests.integration.purchasing_helpers import Runtime
 from tests.support.channel_signing import shopify_headers
+from tests.support.serve_process import api_client
 
 
 @pytest.fixture
@@ -33,9 +32,7 @@ def app(db_url, clock):
 
 @pytest.fixture
 def client(app):
-    token = app.tokens.create("test")
-    with TestClient(create_app(app, run_worker=False)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {token}"
+    with api_client(app) as test_client:
         yield test_client
 
 

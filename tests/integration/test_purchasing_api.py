@@ -6,14 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from stockpilot.adapters.suppliers.edi import parse_850
 from stockpilot.bootstrap import build
 from stockpilot.config import Settings
-from stockpilot.entrypoints.api.app import create_app
 from tests.integration.helpers import line, stock
 from tests.integration.purchasing_helpers import Runtime
+from tests.support.serve_process import api_client
 from tests.support.smtp_server import SmtpServer
 
 
@@ -34,9 +33,7 @@ def app(db_url, clock, smtp, tmp_path):
 
 @pytest.fixture
 def client(app):
-    token = app.tokens.create("test")
-    with TestClient(create_app(app, run_worker=False)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {token}"
+    with api_client(app) as test_client:
         yield test_client
 
 
