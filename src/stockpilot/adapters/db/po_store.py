@@ -179,26 +179,37 @@ def release_in_flight(conn: Connection, po_id: int) -> None:
 # ---- coalescing requests ----------------------------------------------------------------------------------------
 def add_request(conn: Connection, sku_id: int, group_key: str, trigger: str, source: str | None,
                 now: datetime) -> bool:
-    """Record a signal; returns True when it opened a new request (the first signal of the window)."""
-    created = conn.execute(
-        insert_or_ignore(conn, replenishment_requests)
-        .values(sku_id=sku_id, group_key=group_key, trigger=trigger, signals=1,
-                sources=[source] if source else [], first_at=now)
-        .on_conflict_do_nothing()
-        .returning(replenishment_requests.c.sku_id)
-    ).first() is not None
-    if created:
-        return True
-    row = conn.execute(select(replenishment_requests).where(replenishment_requests.c.sku_id == sku_id)).one()
-    sources = list(row.sources)
-    if source and source not in sources and len(sources) < 50:
-        sources.append(source)
-    conn.execute(
-        update(replenishment_requests).where(replenishment_requests.c.sku_id == sku_id)
-        .values(signals=row.signals + 1, sources=sources,
-                trigger="oversell" if "oversell" in (row.trigger, trigger) else row.trigger)
-    )
-    return False
+    """Record a signal; returns True when it opened a new request (the first signal of the window).
+
+    A flush may be taking (deleting) the SKU's request at this very moment: then the row is locked, the read below
+    waits for the flush and finds it gone, and the signal opens a new request instead of adding to one that no
+    longer exists (adding to it would lose the signal, and with it the units the flush did not yet see).
+    """
+    rr = replenishment_requests
+    for _ in range(3):
+        created = conn.execute(
+            insert_or_ignore(conn, rr)
+            .values(sku_id=sku_id, group_key=group_key, trigger=trigger, signals=1,
+                    sources=[source] if source else [], first_at=now)
+            .on_conflict_do_nothing()
+            .returning(rr.c.sku_id)
+        ).first() is not None
+        if created:
+            return True
+        lookup = select(rr).where(rr.c.sku_id == sku_id)
+        row = conn.execute(lookup if conn.dialect.name == "sqlite" else lookup.with_for_update()).first()
+        if row is None:
+            continue  # taken by a flush between our insert and our read: open a new one
+        sources = list(row.sources)
+        if source and source not in sources and len(sources) < 50:
+            sources.append(source)
+        conn.execute(
+            update(rr).where(rr.c.sku_id == sku_id)
+            .values(signals=row.signals + 1, sources=sources,
+                    trigger="oversell" if "oversell" in (row.trigger, trigger) else row.trigger)
+        )
+        return False
+    raise RuntimeError(f"replenishment request for SKU {sku_id} kept vanishing")  # Database.write retries
 
 
 def take_requests(conn: Connection, group_key: str) -> list[dict[str, Any]]:
