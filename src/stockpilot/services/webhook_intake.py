@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import channel_store
+from stockpilot.adapters.db import channel_store, delivery_intake_store
+from stockpilot.adapters.db.delivery_intake_store import NewDelivery
 from stockpilot.domain import webhook_signatures as sig
 from stockpilot.domain.errors import NotFound, StockpilotError
-from stockpilot.runtime import outbox
 from stockpilot.services.channels import normalise_site_url
 from stockpilot.services.context import Context
 
@@ -26,6 +27,7 @@ PROCESS_TOPIC = "channel.webhook"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Shopify order bodies with many lines reach hundreds of KB; 2 MiB is ample
 BIGCOMMERCE_SECRET_HEADER = "x-webhook-secret"  # set in the hook's `headers` when it is registered
 STANDARD_TOLERANCE_SECONDS = 300
+CHANNEL_CACHE_SECONDS = 2.0
 
 # The headers kept with each delivery (lower-cased): what an operator needs to trace it back on the platform.
 KEPT_HEADERS = (
@@ -55,30 +57,51 @@ class Accepted:
 
 
 class WebhookIntake:
+    """find the store (`channel`), check the signature (`verify`), persist (`persist`): `receive` does all three
+    for one delivery; the HTTP fast path calls the same three steps and persists concurrent deliveries together."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._known: dict[tuple[str, str], tuple[dict[str, Any], datetime]] = {}
 
     def receive(self, kind: str, name: str | None, headers: Mapping[str, str], body: bytes) -> Accepted:
         """404 NotFound (no such store), 401 SignatureInvalid, else the delivery is stored (or was already)."""
-        with self.ctx.db.read() as conn:
-            channel = self._channel(conn, kind, name, headers, body)
-        received = self._verify(kind, channel, headers, body)
-        kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
+        channel = self.channel(kind, name, headers, body)
+        received = self.verify(kind, channel, headers, body)
+        (accepted,) = self.persist([self.new_delivery(channel, received, headers, body)])
+        return accepted
 
-        def work(conn: Connection) -> Accepted:
-            now = self.ctx.clock.now()
-            delivery_id = channel_store.insert_delivery(conn, {
-                "channel_id": channel["id"], "topic": received.topic, "delivery_key": received.delivery_key,
-                "event_key": received.event_key, "headers": kept, "body": body, "status": "received",
-                "duplicates": 0, "received_at": now,
-            })
-            if delivery_id is None:
-                earlier = channel_store.note_duplicate(conn, channel["id"], received.delivery_key,
-                                                       received.event_key)
-                return Accepted(earlier, duplicate=True)
-            outbox.enqueue(conn, PROCESS_TOPIC, {"delivery_id": delivery_id}, f"webhook-delivery:{delivery_id}",
-                           now)
-            return Accepted(delivery_id, duplicate=False)
+    def channel(self, kind: str, name: str | None, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """The active channel the delivery is for (NotFound otherwise)."""
+        cached = self.cached_channel(kind, name, headers, body)
+        if cached is not None:
+            return cached
+        with self.ctx.db.read() as conn:
+            row = self._channel(conn, kind, name, headers, body)
+        self._known[_lookup_key(kind, name, headers, body)] = (row, self.ctx.clock.now())
+        return row
+
+    def cached_channel(self, kind: str, name: str | None, headers: Mapping[str, str],
+                       body: bytes) -> dict[str, Any] | None:
+        """A channel found in the last CHANNEL_CACHE_SECONDS: a burst of deliveries reads the registry once, not
+        once each. Only finds are kept, so a store registered a moment ago is found at once; a deactivated one
+        stops being accepted within that time."""
+        hit = self._known.get(_lookup_key(kind, name, headers, body))
+        if hit is None or (self.ctx.clock.now() - hit[1]).total_seconds() > CHANNEL_CACHE_SECONDS:
+            return None
+        return hit[0]
+
+    def new_delivery(self, channel: dict[str, Any], received: Received, headers: Mapping[str, str],
+                     body: bytes) -> NewDelivery:
+        kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
+        return NewDelivery(channel["id"], received.topic, received.delivery_key, received.event_key, kept, body)
+
+    def persist(self, deliveries: Sequence[NewDelivery]) -> list[Accepted]:
+        """Every delivery's row and outbox row in ONE short transaction (ids unique: redeliveries counted)."""
+
+        def work(conn: Connection) -> list[Accepted]:
+            stored = delivery_intake_store.store(conn, deliveries, self.ctx.clock.now(), PROCESS_TOPIC)
+            return [Accepted(delivery_id, duplicate) for delivery_id, duplicate in stored]
 
         return self.ctx.db.write(work)
 
@@ -103,7 +126,7 @@ class WebhookIntake:
         return row
 
     # ---- signature and identity --------------------------------------------------------------------------
-    def _verify(self, kind: str, channel: dict[str, Any], headers: Mapping[str, str], body: bytes) -> Received:
+    def verify(self, kind: str, channel: dict[str, Any], headers: Mapping[str, str], body: bytes) -> Received:
         secret = channel["secret"]
         if kind == "shopify":
             if not sig.shopify_valid(secret, body, headers.get("x-shopify-hmac-sha256")):
@@ -162,3 +185,16 @@ def _by_source(conn: Connection, source: str) -> dict[str, Any] | None:
     except StockpilotError:
         return None
     return channel_store.channel_where(conn, site_url=site)
+
+
+def _lookup_key(kind: str, name: str | None, headers: Mapping[str, str], body: bytes) -> tuple[str, str]:
+    """What identifies the store of a delivery, as `_channel` looks it up."""
+    if name is not None:
+        return kind, f"name:{name}"
+    if kind == "shopify":
+        return kind, f"shop:{headers.get('x-shopify-shop-domain', '').strip().lower()}"
+    if kind == "woocommerce":
+        return kind, f"source:{headers.get('x-wc-webhook-source', '')}"
+    if kind == "bigcommerce":
+        return kind, f"producer:{_lenient_json(body).get('producer')}"
+    return kind, ""

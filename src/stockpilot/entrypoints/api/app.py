@@ -14,6 +14,7 @@ from stockpilot.bootstrap import Stockpilot
 from stockpilot.entrypoints.api import channel_routes, purchasing_routes, waitlist_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
+from stockpilot.entrypoints.api.fast_webhooks import WebhookFastPath
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
 from stockpilot.entrypoints.web.mount import install_dashboard
@@ -53,6 +54,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(ReservationFastPath)  # POST /api/v1/reservations, the flash-sale request
+    app.add_middleware(WebhookFastPath)  # POST /webhooks/*: verified, then batched into one commit
     app.include_router(router)
     app.include_router(purchasing_routes.router)
     app.include_router(purchasing_routes.public)
