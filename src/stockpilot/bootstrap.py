@@ -21,6 +21,7 @@ from stockpilot.services.reservations import ReservationService
 from stockpilot.services.stock import StockService
 from stockpilot.services.suppliers import SupplierService
 from stockpilot.services.tokens import TokenService
+from stockpilot.services.users import UserService
 from stockpilot.services.waitlist import WaitlistService
 from stockpilot.services.webhook_intake import WebhookIntake
 from stockpilot.services.webhook_processing import WebhookDeliveries
@@ -43,6 +44,7 @@ class Stockpilot:
     webhook_intake: WebhookIntake
     webhooks: WebhookDeliveries
     waitlist: WaitlistService
+    users: UserService  # dashboard sign-in (issue 7)
 
     @property
     def db(self) -> Database:
@@ -74,4 +76,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         webhook_intake=WebhookIntake(ctx),
         webhooks=WebhookDeliveries(ctx),
         waitlist=WaitlistService(ctx),
+        users=UserService(ctx),
     )

@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.serve_process import serve_demo
+from tests.support.serve_process import CLI, serve_demo
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "night shift 2 gadgets"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} "
@@ -34,6 +36,9 @@ def server(tmp_path: Path, sqlite_template: Path):
     shutil.copy(sqlite_template, db)
     env = {**os.environ, "STOCKPILOT_DATABASE_URL": f"sqlite:///{db}", "STOCKPILOT_OVERSELL_WINDOW_SECONDS": "0",
            "STOCKPILOT_EDI_DIR": str(tmp_path / "edi")}
+    added = subprocess.run([*CLI, "user", "add", "ops.lead", "--password-stdin"], input=PASSWORD + "\n", env=env,
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
     with serve_demo(env, tmp_path / "serve.log", cwd=tmp_path) as (base, token):
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         yield base, token, api
@@ -69,7 +74,7 @@ def _wait_for_po(api: httpx.Client, status: str) -> dict:
 
 
 def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
-    base, token, api = server
+    base, _token, api = server
     _ok(api.put("/api/v1/skus/LAMP-OAK", json={"title": "Oak Desk Lamp", "backorder_policy": "deny"}))
     _ok(api.post("/api/v1/inventory/adjustments", json={"sku": "LAMP-OAK", "location": "WH-EAST", "on_hand": 3,
                                                         "idempotency_key": "e2e-lamp"}))
@@ -78,16 +83,22 @@ def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
                                                         "idempotency_key": "e2e-gadget"}))
     page = browser.new_page(viewport={"width": 1366, "height": 900})
 
-    # Signing in: a wrong token is refused in the page, the right one lands on the overview.
+    # Signing in: a wrong password is refused in the page, the right one lands where the reader was going.
     page.goto(f"{base}/inventory")
     assert "/signin" in page.url
     _shot(page, "01-signin")
-    page.get_by_label("API token").fill("sp_wrong")
+    page.get_by_label("User name").fill("ops.lead")
+    page.get_by_label("Password").fill("not it at all")
     page.get_by_role("button", name="Sign in").click()
-    assert "not valid" in page.get_by_role("alert").inner_text()
-    page.get_by_label("API token").fill(token)
+    assert "Wrong user name or password" in page.get_by_role("alert").inner_text()
+    page.get_by_role("link", name="API token").click()
+    assert page.get_by_label("API token").count() == 1  # the other way in, one click away
+    page.get_by_role("link", name="User name").click()
+    page.get_by_label("User name").fill("ops.lead")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/inventory")
+    assert "ops.lead" in page.locator(".topbar").inner_text()
     page.goto(f"{base}/")
     at_risk = page.locator('[data-live-section="at_risk"]')
     assert at_risk.locator('tr[data-sku="LAMP-OAK"]').count() == 0

@@ -6,48 +6,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from stockpilot.adapters.db.tables import api_tokens
-from stockpilot.bootstrap import build
-from stockpilot.config import Settings
-from stockpilot.entrypoints.api.app import create_app
 from stockpilot.runtime import outbox
 from stockpilot.services.sku_history import daily_history
 from tests.integration.helpers import line, stock, totals
 from tests.integration.purchasing_helpers import Runtime
-
-
-@pytest.fixture
-def app(db_url, clock, tmp_path):
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0, edi_dir=str(tmp_path / "edi")),
-               clock=clock, migrate=False)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def web(app):
-    with TestClient(create_app(app, run_worker=False), follow_redirects=False) as client:
-        yield client
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def _sign_in(web: TestClient, token: str, next_path: str = "/") -> None:
-    form = web.get(f"/signin?next={next_path}")
-    done = web.post("/signin", data={"csrf": _csrf(form.text), "token": token, "next": next_path})
-    assert done.status_code == 303 and done.headers["location"] == next_path
-
-
-@pytest.fixture
-def signed_in(app, web):
-    _sign_in(web, app.tokens.create("ops"))
-    return web
+from tests.integration.web_helpers import (  # noqa: F401 (fixtures by name: app, web, signed_in)
+    app_fixture,
+    csrf_of,
+    sign_in,
+    signed_in_fixture,
+    web_fixture,
+)
 
 
 def test_pages_ask_for_sign_in_and_a_token_signs_in(app, web):
@@ -55,15 +27,16 @@ def test_pages_ask_for_sign_in_and_a_token_signs_in(app, web):
     assert redirect.status_code == 303 and redirect.headers["location"] == "/signin?next=/inventory%3Fq%3Dtee"
     assert web.get("/live/overview").status_code == 401
     form = web.get("/signin")
-    wrong = web.post("/signin", data={"csrf": _csrf(form.text), "token": "sp_nope", "next": "/"})
+    wrong = web.post("/signin", data={"csrf": csrf_of(form.text), "method": "token", "token": "sp_nope", "next": "/"})
     assert wrong.status_code == 303 and "sp_session" not in wrong.headers.get("set-cookie", "")
     assert "not valid" in web.get(wrong.headers["location"]).text
-    forged = web.post("/signin", data={"csrf": "guess", "token": app.tokens.create("x"), "next": "/"})
+    forged = web.post("/signin", data={"csrf": "guess", "method": "token", "token": app.tokens.create("x"),
+                                       "next": "/"})
     assert "sp_session" not in forged.headers.get("set-cookie", "")
     # An off-site `next` is ignored: sign-in only ever lands on this site.
     form = web.get("/signin?next=//evil.example/")
     assert 'name="next" value="/"' in form.text
-    _sign_in(web, app.tokens.create("ops"), "/suppliers")
+    sign_in(web, app.tokens.create("ops"), "/suppliers")
     cookie = next(c for c in web.cookies.jar if c.name == "sp_session")
     assert cookie.has_nonstandard_attr("HttpOnly")
     assert web.get("/suppliers").status_code == 200
@@ -101,7 +74,7 @@ def test_a_post_without_the_session_csrf_token_changes_nothing(app, signed_in):
     wrong = signed_in.post(f"/purchase-orders/{number}/reject", data={"reason": "no", "csrf": "x" * 64})
     assert wrong.status_code == 403
     assert app.purchasing.get(number)["status"] == "needs_review"
-    csrf = _csrf(signed_in.get(f"/purchase-orders/{number}").text)
+    csrf = csrf_of(signed_in.get(f"/purchase-orders/{number}").text)
     done = signed_in.post(f"/purchase-orders/{number}/reject", data={"reason": "discontinued", "csrf": csrf})
     assert done.status_code == 303 and app.purchasing.get(number)["status"] == "cancelled"
     assert "rejected" in signed_in.get(done.headers["location"]).text
@@ -113,7 +86,7 @@ def test_review_approve_receive_through_the_forms(app, signed_in):
     Runtime.build(app).settle()
     number = app.purchasing.list(status="needs_review")[0]["number"]
     page = signed_in.get(f"/purchase-orders/{number}").text
-    csrf = _csrf(page)
+    csrf = csrf_of(page)
     # Approving without a supplier is an error shown in the page; nothing is sent.
     failed = signed_in.post(f"/purchase-orders/{number}/approve", data={"csrf": csrf, "qty:TEE": "3"})
     assert failed.status_code == 303
@@ -150,7 +123,7 @@ def test_dead_outbox_rows_are_retried_or_discarded(app, signed_in, clock):
     first, second = app.db.write(work)
     page = signed_in.get("/automations").text
     assert "boom" in page and "nobody.listens" in page
-    csrf = _csrf(page)
+    csrf = csrf_of(page)
     signed_in.post(f"/automations/outbox/{first}/retry", data={"csrf": csrf})
     signed_in.post(f"/automations/outbox/{second}/discard", data={"csrf": csrf})
     with app.db.read() as conn:
@@ -162,14 +135,14 @@ def test_dead_outbox_rows_are_retried_or_discarded(app, signed_in, clock):
 
 def test_sessions_end_on_sign_out_revocation_and_expiry(app, web, clock):
     token = app.tokens.create("ops")
-    _sign_in(web, token)
-    csrf = _csrf(web.get("/").text)
+    sign_in(web, token)
+    csrf = csrf_of(web.get("/").text)
     web.post("/signout", data={"csrf": csrf})
     assert web.get("/").status_code == 303
-    _sign_in(web, token)
+    sign_in(web, token)
     app.db.write(lambda conn: conn.execute(update(api_tokens).values(revoked_at=clock.now())))
     assert web.get("/").status_code == 303
-    _sign_in(web, app.tokens.create("ops-2"))
+    sign_in(web, app.tokens.create("ops-2"))
     assert web.get("/").status_code == 200
     clock.advance(seconds=timedelta(hours=25).total_seconds())
     assert web.get("/").status_code == 303

@@ -107,10 +107,11 @@ def latest_movements(conn: Connection, sku_id: int, *, before: int | None, limit
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def token_id(conn: Connection, token_hash: str) -> int | None:
-    """The id of an unrevoked API token with this hash."""
-    return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == token_hash,
-                                                      api_tokens.c.revoked_at.is_(None))).scalar_one_or_none()
+def token_id(conn: Connection, token_hash: str) -> tuple[int, str] | None:
+    """(id, name) of an unrevoked API token with this hash."""
+    row = conn.execute(select(api_tokens.c.id, api_tokens.c.name).where(api_tokens.c.token_hash == token_hash,
+                                                                        api_tokens.c.revoked_at.is_(None))).first()
+    return (row.id, row.name) if row else None
 
 
 def token_active(conn: Connection, token_id_: int) -> bool:

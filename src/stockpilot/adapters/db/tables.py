@@ -554,3 +554,29 @@ waitlist = Table(
     Index("ix_waitlist_sku_id_status_id", "sku_id", "status", "id"),
     Index("ix_waitlist_email", "email"),
 )
+
+# --- Dashboard sign-in (issue 7) -----------------------------------------------------------------------------
+# People who sign in to the dashboard with a name and password. password_hash is an Argon2id encoded hash;
+# session_version goes up when the password changes or the user is disabled, which ends every open session.
+dashboard_users = Table(
+    "dashboard_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),  # stored lower-case
+    Column("password_hash", String(255), nullable=False),
+    Column("session_version", Integer, nullable=False, default=1),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("password_changed_at", UtcDateTime, nullable=False),
+    Column("last_signin_at", UtcDateTime),
+    Column("disabled_at", UtcDateTime),
+)
+
+# Consecutive failed sign-ins per user name as typed (existing or not): the durable lockout (domain/signin_throttle).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+)

@@ -54,12 +54,18 @@ def now_seconds(request: Request) -> float:
 
 
 def current_session(request: Request) -> Session:
-    """The signed-in session; a revoked token ends its sessions at once. Sync: FastAPI runs it off the loop."""
+    """The signed-in session; a revoked token, a disabled user or a changed password ends its sessions at once.
+    Sync: FastAPI runs it off the loop."""
     session = signer(request).session(request.cookies.get(SESSION_COOKIE), now_seconds(request))
     if session is not None:
-        with stockpilot(request).db.read() as conn:
-            if dashboard_store.token_active(conn, session.token_id):
+        sp = stockpilot(request)
+        if session.user_id is not None:
+            if sp.users.active(session.user_id, session.version) is not None:
                 return session
+        else:
+            with sp.db.read() as conn:
+                if session.token_id is not None and dashboard_store.token_active(conn, session.token_id):
+                    return session
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(path)
 

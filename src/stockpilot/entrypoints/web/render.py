@@ -76,8 +76,8 @@ def page(request: Request, name: str, context: dict[str, Any], session: Session 
     """Render a page; the notice left by the last redirect is shown once and cleared."""
     notice = signer(request).unsign("notice", request.cookies.get(NOTICE_COOKIE))
     csrf = signer(request).csrf(session) if session else None
-    response = templates.TemplateResponse(request, name, {**context, "csrf": csrf, "notice": notice,
-                                                          "path": request.url.path}, status_code=status_code)
+    shared = {"csrf": csrf, "notice": notice, "path": request.url.path, "who": session.who if session else ""}
+    response = templates.TemplateResponse(request, name, {**context, **shared}, status_code=status_code)
     if notice is not None:
         response.delete_cookie(NOTICE_COOKIE, path="/")
     return response

@@ -1,4 +1,4 @@
-"""Signed cookies for the dashboard: the session (which API token signed in, until when) and one-shot notices.
+"""Signed cookies for the dashboard: the session (which API token or user signed in, until when) and one-shot notices.
 
 A value is `base64url(json).hmac`, HMAC-SHA256 keyed by the `session` app secret with a purpose prefix, so a
 notice can never be replayed as a session. The CSRF token of a form is derived from the session's random id:
@@ -24,9 +24,14 @@ LIFETIME_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Session:
-    token_id: int
+    """Who signed in: an API token (token_id) or a dashboard user (user_id at its session_version)."""
+
+    token_id: int | None
     sid: str
     expires: int  # unix seconds
+    user_id: int | None = None
+    version: int = 0
+    who: str = ""  # shown in the top bar and written into decisions a person makes here
 
 
 class Signer:
@@ -52,16 +57,26 @@ class Signer:
             return None
         return loaded if isinstance(loaded, dict) else None
 
-    def new_session(self, token_id: int, now: float) -> tuple[Session, str]:
-        session = Session(token_id, secrets.token_urlsafe(16), int(now) + LIFETIME_SECONDS)
-        return session, self.sign("session", {"t": token_id, "s": session.sid, "e": session.expires})
+    def new_session(self, token_id: int, now: float, who: str = "") -> tuple[Session, str]:
+        session = Session(token_id, secrets.token_urlsafe(16), int(now) + LIFETIME_SECONDS, who=who)
+        return session, self.sign("session", {"t": token_id, "s": session.sid, "e": session.expires, "n": who})
+
+    def new_user_session(self, user_id: int, version: int, now: float, who: str) -> tuple[Session, str]:
+        session = Session(None, secrets.token_urlsafe(16), int(now) + LIFETIME_SECONDS, user_id, version, who)
+        return session, self.sign("session", {"u": user_id, "v": version, "s": session.sid, "e": session.expires,
+                                              "n": who})
 
     def session(self, value: str | None, now: float) -> Session | None:
         payload = self.unsign("session", value)
         if payload is None:
             return None
         try:
-            session = Session(int(payload["t"]), str(payload["s"]), int(payload["e"]))
+            if "u" in payload:
+                session = Session(None, str(payload["s"]), int(payload["e"]), int(payload["u"]), int(payload["v"]),
+                                  str(payload.get("n", "")))
+            else:
+                session = Session(int(payload["t"]), str(payload["s"]), int(payload["e"]),
+                                  who=str(payload.get("n", "")))
         except (KeyError, TypeError, ValueError):
             return None
         return session if session.expires > now else None
