@@ -57,24 +57,28 @@ def _state(app) -> tuple:
 
 
 class _Forms(HTMLParser):
-    """(action, csrf value or None) of every <form method=post>."""
+    """(action, csrf value or None) of every <form method=post>, and of each submit button's formaction in one."""
 
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[list] = []
-        self._open = False
+        self._open: list | None = None
+        self._extra: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form" and (a.get("method") or "").lower() == "post":
-            self.forms.append([a.get("action"), None])
-            self._open = True
-        elif tag == "input" and self._open and a.get("name") == "csrf":
-            self.forms[-1][1] = a.get("value")
+            self._open, self._extra = [a.get("action"), None], []
+        elif self._open is not None and tag == "input" and a.get("name") == "csrf":
+            self._open[1] = a.get("value")
+        elif self._open is not None and tag in ("button", "input") and a.get("formaction"):
+            self._extra.append(a["formaction"])
 
     def handle_endtag(self, tag):
-        if tag == "form":
-            self._open = False
+        if tag == "form" and self._open is not None:
+            self.forms.append(self._open)
+            self.forms.extend([action, self._open[1]] for action in self._extra)
+            self._open = None
 
 
 def _setup(app, clock) -> dict[str, str]:
