@@ -9,6 +9,7 @@ from stockpilot.adapters.db.migrate import upgrade
 from stockpilot.adapters.system_clock import SystemClock
 from stockpilot.config import Settings
 from stockpilot.domain.clock import Clock
+from stockpilot.services.ads import AdsService
 from stockpilot.services.catalog import CatalogService
 from stockpilot.services.channels import ChannelService
 from stockpilot.services.check import CheckService
@@ -45,6 +46,7 @@ class Stockpilot:
     webhooks: WebhookDeliveries
     waitlist: WaitlistService
     users: UserService  # dashboard sign-in (issue 7)
+    ads: AdsService
 
     @property
     def db(self) -> Database:
@@ -77,4 +79,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         webhooks=WebhookDeliveries(ctx),
         waitlist=WaitlistService(ctx),
         users=UserService(ctx),
+        ads=AdsService(ctx),
     )

@@ -39,6 +39,19 @@ class Settings:
     holding_rate: float | None = None  # yearly holding cost as a fraction of unit cost (e.g. 0.25)
     waitlist_over_notify: float = 0.2  # a back-in-stock wave tells ceil(available x (1 + this)) waiting people
     waitlist_wave_minutes: float = 60.0  # then the next wave, only if units remain
+    # Ads (services/ads.py): pause ad sets whose products are all unsellable, resume what Stockpilot paused
+    ads_resume_threshold: int = 2  # resume once some advertised SKU has at least this many units to sell ...
+    ads_resume_hold_minutes: float = 15.0  # ... continuously for this long (a count hovering at 0/1 never flaps)
+    ads_backorders_keep_running: bool = True  # a SKU buyers may still backorder keeps its ads running
+    meta_access_token: str | None = None  # Marketing API token with ads_management; unset: Meta actions fail
+    meta_app_secret: str | None = None  # adds appsecret_proof to every call when set
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_api_version: str = "v21.0"
+    google_ads_developer_token: str | None = None
+    google_ads_access_token: str | None = None  # an OAuth 2.0 access token for the Google Ads scope
+    google_ads_login_customer_id: str | None = None  # the manager account, when reaching clients through one
+    google_ads_url: str = "https://googleads.googleapis.com"
+    google_ads_api_version: str = "v18"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stockpilot.adapters.ads.actions import PAUSE_TOPIC as ADS_PAUSE_TOPIC
+from stockpilot.adapters.ads.actions import RESUME_TOPIC as ADS_RESUME_TOPIC
+from stockpilot.adapters.ads.actions import AdActions
+from stockpilot.adapters.ads.google import GoogleAds
+from stockpilot.adapters.ads.meta import MetaAds
+from stockpilot.adapters.ads.platform import AdPlatform
 from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
 from stockpilot.adapters.notify.customer_email import CustomerEmail
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
@@ -58,11 +64,14 @@ def automations(sp: Stockpilot) -> Automations:
         WAITLIST_TOPIC: mail or CustomerEmail(settings.smtp_url or "", settings.mail_from,
                                               sp.waitlist.still_subscribed),
     }
+    ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
+    handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
     return Automations(
         outbox_handlers=handlers,
-        timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers()},
-        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer()],
-        outcomes={**sp.purchasing.outcome_hooks(), CHANNEL_WEBHOOK_TOPIC: DeliveryDead()},
+        timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
+                        **sp.ads.timer_handlers()},
+        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer()],
+        outcomes={**sp.purchasing.outcome_hooks(), CHANNEL_WEBHOOK_TOPIC: DeliveryDead(), **sp.ads.outcome_hooks()},
         on_start=[sp.purchasing.schedule_planning],
     )
 
@@ -72,3 +81,17 @@ class _NoSmtp:
 
     def __call__(self, payload: dict[str, Any], idempotency_key: str) -> None:
         raise RuntimeError("STOCKPILOT_SMTP_URL is not set: cannot send email")
+
+
+def _ad_platforms(sp: Stockpilot) -> dict[str, AdPlatform]:
+    """Ads: the platforms with credentials; an action for another one dies at once saying it is not configured."""
+    settings = sp.ctx.settings
+    platforms: dict[str, AdPlatform] = {}
+    if settings.meta_access_token:
+        platforms["meta"] = MetaAds(settings.meta_access_token, base_url=settings.meta_graph_url,
+                                    version=settings.meta_api_version, app_secret=settings.meta_app_secret)
+    if settings.google_ads_developer_token and settings.google_ads_access_token:
+        platforms["google"] = GoogleAds(settings.google_ads_developer_token, settings.google_ads_access_token,
+                                        login_customer_id=settings.google_ads_login_customer_id,
+                                        base_url=settings.google_ads_url, version=settings.google_ads_api_version)
+    return platforms

@@ -544,15 +544,73 @@ waitlist = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
-    Column("email", String(254), nullable=False),
+    Column("email", String(254)),  # email or phone (0012): exactly one is set
     Column("status", String(16), nullable=False),
     Column("wave", Integer),
     Column("created_at", UtcDateTime, nullable=False),
     Column("notified_at", UtcDateTime),
     Column("unsubscribed_at", UtcDateTime),
+    # Contact preferences (0012): an E.164 phone for SMS, the IANA time zone quiet hours are judged in, when a
+    # double opt-in was confirmed (status `unconfirmed` until then), where the entry came from, and when a notice
+    # held back by quiet hours is due.
+    Column("phone", String(16)),
+    Column("timezone", String(64)),
+    Column("confirmed_at", UtcDateTime),
+    Column("source", String(16)),
+    Column("deliver_at", UtcDateTime),
     UniqueConstraint("sku_id", "email", name="uq_waitlist_sku_id_email"),
+    UniqueConstraint("sku_id", "phone", name="uq_waitlist_sku_id_phone"),
     Index("ix_waitlist_sku_id_status_id", "sku_id", "status", "id"),
     Index("ix_waitlist_email", "email"),
+    Index("ix_waitlist_phone", "phone"),
+)
+
+# ---- Ads (0012): ad sets (Meta) / ad groups (Google) that advertise SKUs, and Stockpilot's pauses of them. ----
+# state: running | pausing | paused | resuming | left (domain/ads.py); pause_id: the pause episode in progress.
+ad_sets = Table(
+    "ad_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("external_id", String(64), nullable=False),  # Meta ad set id; Google ad group id
+    Column("account", String(32)),  # Google: the customer id the ad group belongs to
+    Column("state", String(16), nullable=False),
+    Column("pause_id", BigInteger),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("platform", "external_id", name="uq_ad_sets_platform_external_id"),
+)
+
+ad_set_skus = Table(
+    "ad_set_skus",
+    metadata,
+    Column("ad_set_id", Integer, ForeignKey("ad_sets.id"), primary_key=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Index("ix_ad_set_skus_sku_id", "sku_id"),
+)
+
+# One row per pause episode. status: requested -> paused -> resume_requested -> resumed | left;
+# requested -> declined (a person had it paused) | failed (the platform refused). *_sent_at: we sent the change
+# (written before the call, so a redelivery knows a PAUSED status may be our own doing).
+ad_pauses = Table(
+    "ad_pauses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ad_set_id", Integer, ForeignKey("ad_sets.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("pause_sent_at", UtcDateTime),
+    Column("paused_at", UtcDateTime),
+    Column("prior_status", String(32)),
+    Column("fingerprint", String(64)),  # Meta updated_time right after our pause
+    Column("daily_spend_micros", BigInteger),
+    Column("resume_attempt", Integer, nullable=False, default=0),
+    Column("resume_requested_at", UtcDateTime),
+    Column("resume_sent_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("spend_saved_micros", BigInteger),
+    Column("reason", Text),
+    Index("ix_ad_pauses_ad_set_id_id", "ad_set_id", "id"),
 )
 
 # --- Dashboard sign-in (issue 7) -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from stockpilot.bootstrap import build
 from stockpilot.config import ConfigError, Settings
 from stockpilot.domain.errors import StockpilotError
 from stockpilot.entrypoints.cli import channel_commands, purchasing_commands, runtime_commands
+from stockpilot.entrypoints.cli.ads_commands import ads_app
 from stockpilot.entrypoints.cli.import_command import import_command
 from stockpilot.entrypoints.cli.user_commands import user_app
 
@@ -125,6 +126,7 @@ app.command("plan")(purchasing_commands.plan_command)
 app.add_typer(purchasing_commands.event_app, name="planned-event")
 app.add_typer(channel_commands.cli)  # `channel` and `webhook`
 app.add_typer(user_app, name="user")  # dashboard users (issue 7)
+app.add_typer(ads_app, name="ads")  # Ads
 
 def run() -> None:
     """The console script: a setting that cannot be used is one clear line and exit 2, not a traceback."""
