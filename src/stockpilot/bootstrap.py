@@ -19,6 +19,7 @@ from stockpilot.services.plan import PlanService
 from stockpilot.services.planning import PlanningSettings
 from stockpilot.services.purchasing import PurchasingService
 from stockpilot.services.reservations import ReservationService
+from stockpilot.services.staff_alerts import StaffAlerts
 from stockpilot.services.stock import StockService
 from stockpilot.services.suppliers import SupplierService
 from stockpilot.services.tokens import TokenService
@@ -47,6 +48,7 @@ class Stockpilot:
     waitlist: WaitlistService
     users: UserService  # dashboard sign-in (issue 7)
     ads: AdsService
+    alerts: StaffAlerts  # staff alerts (docs/notifications.md)
 
     @property
     def db(self) -> Database:
@@ -80,4 +82,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         waitlist=WaitlistService(ctx),
         users=UserService(ctx),
         ads=AdsService(ctx),
+        alerts=StaffAlerts(ctx),
     )

@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('stockpilot.db').resolve()}"
 
@@ -52,6 +53,14 @@ class Settings:
     google_ads_login_customer_id: str | None = None  # the manager account, when reaching clients through one
     google_ads_url: str = "https://googleads.googleapis.com"
     google_ads_api_version: str = "v18"
+    # Staff alerts and customer backorder notices (docs/notifications.md)
+    alert_routes: Any = ""  # TOML [[alert_routes]] tables, or the same as JSON text: kinds/tags/suppliers -> urls
+    alert_merge_minutes: float = 15.0  # the same alert for the same subject within this window: one "N more" summary
+    alert_digest_minutes: float = 60.0  # low-priority alerts wait for one digest per destination this often
+    alert_digest_kinds: str = "low_stock"  # kinds that always go to the digest (comma-separated)
+    twilio_api_url: str = "https://api.twilio.com"  # Twilio's REST base (a regional edge, or a loopback fake)
+    backorder_notices: bool = True  # email customers when their order is backordered, re-dated, shipped
+    backorder_eta_margin_days: int = 2  # an ETA moving by more than this many days sends an update
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

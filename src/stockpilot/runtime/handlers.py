@@ -17,6 +17,8 @@ from stockpilot.adapters.ads.actions import AdActions
 from stockpilot.adapters.ads.google import GoogleAds
 from stockpilot.adapters.ads.meta import MetaAds
 from stockpilot.adapters.ads.platform import AdPlatform
+from stockpilot.adapters.notify.apprise_alerts import TOPIC as APPRISE_TOPIC
+from stockpilot.adapters.notify.apprise_alerts import AppriseAlerts
 from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
 from stockpilot.adapters.notify.customer_email import CustomerEmail
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
@@ -30,6 +32,7 @@ from stockpilot.adapters.webhook import WebhookHandler
 from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.purchasing import PLAN_TOPIC
+from stockpilot.services.staff_alerts import ChainedOutcome
 from stockpilot.services.webhook_intake import PROCESS_TOPIC as CHANNEL_WEBHOOK_TOPIC
 from stockpilot.services.webhook_processing import DeliveryDead, WebhookProcessor
 
@@ -63,15 +66,22 @@ def automations(sp: Stockpilot) -> Automations:
         CHANNEL_WEBHOOK_TOPIC: WebhookProcessor(sp.ctx, sp.orders),
         WAITLIST_TOPIC: mail or CustomerEmail(settings.smtp_url or "", settings.mail_from,
                                               sp.waitlist.still_subscribed),
+        # staff alerts (docs/notifications.md)
+        APPRISE_TOPIC: AppriseAlerts(sp.alerts.urls_by_destination, twilio_api_url=settings.twilio_api_url),
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
+    # A delivery that gives up alerts staff (alert topics themselves excluded: an alert about a failed alert loops).
+    dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
+                   for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC)}
     return Automations(
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
-                        **sp.ads.timer_handlers()},
-        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer()],
-        outcomes={**sp.purchasing.outcome_hooks(), CHANNEL_WEBHOOK_TOPIC: DeliveryDead(), **sp.ads.outcome_hooks()},
+                        **sp.ads.timer_handlers(), **sp.alerts.timer_handlers()},
+        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer()],
+        outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
+                  CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
+                                                        sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC))},
         on_start=[sp.purchasing.schedule_planning],
     )
 

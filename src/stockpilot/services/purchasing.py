@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import po_store, supplier_store
-from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
 from stockpilot.adapters.suppliers.ack import AckTokenError, verify_ack
 from stockpilot.adapters.suppliers.edi_ack import PurchaseOrderAck
+from stockpilot.domain.alerts import ESCALATION, PO_FAILED
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.purchasing import UNSENT_STATUSES, POStatus
 from stockpilot.runtime import decisions, outbox, timers
@@ -37,6 +37,7 @@ from stockpilot.services.purchase_orders import (
 )
 from stockpilot.services.replenishment import CONSUMER, FLUSH, Replenishment
 from stockpilot.services.secrets import app_secret
+from stockpilot.services.staff_alerts import Alert, StaffAlerts
 from stockpilot.services.suppliers import require_supplier
 
 PLAN_TIMER = "plan.daily"
@@ -49,6 +50,7 @@ class PurchasingService:
         self.ctx = ctx
         self.pos = PurchaseOrders(ctx)
         self.replenishment = Replenishment(ctx, self.pos)
+        self.alerts = StaffAlerts(ctx)
 
     # ---- reading ---------------------------------------------------------------------------------------------
     def list(self, *, status: str | None = None, sku: str | None = None, after: int = 0,
@@ -266,12 +268,12 @@ class PurchasingService:
         po_store.history(conn, row["id"], row["status"], row["revision"], f"staff alerted: no acknowledgement "
                          f"after {hours:g} h", now)
         decisions.record(conn, row["number"], "escalation", {"sent_at": row["sent_at"].isoformat(), "hours": hours},
-                         ["alert staff", "wait"], {"action": "alert_staff", "to": self.ctx.settings.alert_email},
-                         text, now)
-        if self.ctx.settings.alert_email:
-            outbox.enqueue(conn, ALERT_TOPIC, {"to": self.ctx.settings.alert_email,
-                                               "subject": f"{row['number']} not acknowledged", "body": text},
-                           f"alert:{row['number']}:ack_reminder", now)
+                         ["alert staff", "wait"], {"action": "alert_staff"}, text, now)
+        self.alerts.raise_alert(conn, Alert(  # routed like every staff alert (staff_alerts.py): its own decision
+            ESCALATION, row["number"], f"{row['number']}:ack_reminder", supplier=row["supplier"],
+            path=f"/purchase-orders/{row['number']}",
+            values={"number": row["number"], "supplier": row["supplier"], "hours": hours,
+                    "deadline_hours": self.ctx.settings.ack_deadline_hours}))
 
     def _on_deadline(self, conn: Connection, payload: dict[str, Any]) -> None:
         now = self.ctx.clock.now()
@@ -334,3 +336,8 @@ class _DeliveryOutcome:
                          {"action": "reroute", "replacements": [p["number"] for p in replacements]},
                          f"{why}; re-routed to " +
                          (", ".join(p["number"] for p in replacements) or "nobody (no other supplier)"), now)
+        self.service.alerts.raise_alert(conn, Alert(
+            PO_FAILED, failed["number"], f"{failed['number']}:delivery_failed:{idempotency_key}",
+            supplier=failed["supplier"], path=f"/purchase-orders/{failed['number']}",
+            values={"number": failed["number"], "supplier": failed["supplier"], "error": error[:300],
+                    "replacements": [p["number"] for p in replacements]}))

@@ -638,3 +638,68 @@ signin_failures = Table(
     Column("last_failure_at", UtcDateTime, nullable=False),
     Column("locked_until", UtcDateTime),
 )
+
+# Staff alerts (docs/notifications.md). alert_occurrences: one row per alert key (derived from the event that raised
+# it), so a replayed event finds its key and sends nothing. alert_windows: per (kind, subject) the current merge
+# window and how many alerts it swallowed. alert_digest_items: low-priority alerts waiting for their destination's
+# digest (`digest_id` set once sent). sku_tags: free-form tags that alert routes can match.
+alert_occurrences = Table(
+    "alert_occurrences",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+alert_windows = Table(
+    "alert_windows",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("window_no", Integer, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("suppressed", Integer, nullable=False),
+    Column("context", JSON, nullable=False),  # the window's first alert: template values and destinations
+)
+alert_digest_items = Table(
+    "alert_digest_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("destination", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("link", String(1000)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("digest_id", BigInteger),
+    Index("ix_alert_digest_items_digest_id_destination", "digest_id", "destination"),
+)
+sku_tags = Table(
+    "sku_tags",
+    metadata,
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+)
+
+# Customer backorder notices. order_contacts: who placed an order (from the channel payload or the API).
+# backorder_notices: one row per backordered order: the ETA last told, how many notices went out (the outbox key's
+# counter), and whether it has shipped or was cancelled by the customer's signed link.
+order_contacts = Table(
+    "order_contacts",
+    metadata,
+    Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
+    Column("email", String(254), nullable=False),
+)
+backorder_notices = Table(
+    "backorder_notices",
+    metadata,
+    Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("status", String(16), nullable=False),  # backordered -> shipped | cancelled
+    Column("eta", Date),
+    Column("notices", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_backorder_notices_status", "status"),
+)
