@@ -33,6 +33,7 @@ class PlaceOrder:
     order_id: str
     lines: tuple[ChannelLine, ...]
     updated_at: datetime | None = None
+    at_channel_location: bool = False  # the channel ships it from its own stock (Amazon FBA): take it there
 
 
 @dataclass(frozen=True, slots=True)

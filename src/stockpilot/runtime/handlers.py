@@ -31,6 +31,8 @@ from stockpilot.adapters.webhook import TOPIC as WEBHOOK_TOPIC
 from stockpilot.adapters.webhook import WebhookHandler
 from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer
+from stockpilot.services.amazon_polling import POLL_TOPIC as AMAZON_POLL_TOPIC
+from stockpilot.services.amazon_polling import AmazonPolling
 from stockpilot.services.purchasing import PLAN_TOPIC
 from stockpilot.services.staff_alerts import ChainedOutcome
 from stockpilot.services.webhook_intake import PROCESS_TOPIC as CHANNEL_WEBHOOK_TOPIC
@@ -56,6 +58,7 @@ class Automations:
 def automations(sp: Stockpilot) -> Automations:
     settings = sp.ctx.settings
     mail = _NoSmtp() if not settings.smtp_url else None
+    amazon_polling = AmazonPolling(sp.ctx)  # Amazon FBA inventory and orders, polled (services/amazon_polling.py)
     handlers: dict[str, outbox.Handler] = {
         WEBHOOK_TOPIC: WebhookHandler(),
         TOPIC_EMAIL: mail or EmailDelivery(settings.smtp_url or "", settings.mail_from),
@@ -68,6 +71,7 @@ def automations(sp: Stockpilot) -> Automations:
                                               sp.waitlist.still_subscribed),
         # staff alerts (docs/notifications.md)
         APPRISE_TOPIC: AppriseAlerts(sp.alerts.urls_by_destination, twilio_api_url=settings.twilio_api_url),
+        AMAZON_POLL_TOPIC: amazon_polling,
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
@@ -77,12 +81,13 @@ def automations(sp: Stockpilot) -> Automations:
     return Automations(
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
-                        **sp.ads.timer_handlers(), **sp.alerts.timer_handlers()},
+                        **sp.ads.timer_handlers(), **sp.alerts.timer_handlers(),
+                        **amazon_polling.timer_handlers()},
         consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
                   CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC))},
-        on_start=[sp.purchasing.schedule_planning],
+        on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all],
     )
 
 

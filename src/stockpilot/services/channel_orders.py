@@ -63,7 +63,8 @@ class ChannelOrders:
         if existing is not None:
             return {"order": reference, "placed": False, "status": existing["status"]}
         with self.ctx.db.read() as conn:  # every line resolves before anything is applied
-            lines = [RequestedLine(resolve_sku(conn, channel["name"], line), line.quantity)
+            location = channel["location"] if command.at_channel_location else None
+            lines = [RequestedLine(resolve_sku(conn, channel["name"], line), line.quantity, location)
                      for line in command.lines]
         try:
             placed, _created = self.orders.place(reference, lines, source=channel["name"])

@@ -10,12 +10,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from stockpilot.adapters.channels.bigcommerce import default_api_url
-from stockpilot.adapters.db import catalog_store, channel_store
+from stockpilot.adapters.channels.sp_api import DEFAULT_API_URL, DEFAULT_LWA_URL
+from stockpilot.adapters.db import amazon_store, catalog_store, channel_store
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.webhook_signatures import standard_secret_key
+from stockpilot.services.amazon_schedule import schedule_poll
 from stockpilot.services.context import Context
 
-KINDS = ("shopify", "woocommerce", "bigcommerce", "standard")
+KINDS = ("shopify", "woocommerce", "bigcommerce", "standard", "amazon")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _STORE_HASH = re.compile(r"^[a-z0-9]{1,64}$")
 
@@ -29,6 +31,8 @@ def webhook_path(kind: str, name: str) -> str:
     `/webhooks/woocommerce` by `X-WC-Webhook-Source`, BigCommerce `/webhooks/bigcommerce` by the payload's
     `producer`; the Standard Webhooks headers do not name a store at all).
     """
+    if kind == "amazon":
+        return ""  # polled (services/amazon_polling.py): nothing to give the platform
     return "/webhooks/shopify" if kind == "shopify" else f"/webhooks/{kind}/{name}"
 
 
@@ -64,9 +68,13 @@ class ChannelService:
 
     def add(self, kind: str, name: str, *, secret: str, shop_domain: str | None = None,
             site_url: str | None = None, store_hash: str | None = None, api_url: str | None = None,
-            api_token: str | None = None, buffer: int = 0, location: str | None = None) -> dict[str, Any]:
+            api_token: str | None = None, buffer: int = 0, location: str | None = None,
+            amazon: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`amazon`: seller_id, marketplace_id, lwa_client_id and optionally lwa_url, poll_seconds (kind amazon:
+        `secret` is the LWA client secret, `api_token` the refresh token, `api_url` the SP-API endpoint)."""
         values = _validated(kind, name, secret, shop_domain, site_url, store_hash, api_url, api_token, buffer)
         values["location"] = location
+        account = amazon_account(kind, values, amazon)
 
         def work(conn: Connection) -> dict[str, Any]:
             if location is not None and catalog_store.location_ref(conn, location) is None:
@@ -74,9 +82,13 @@ class ChannelService:
             for column in ("name", "shop_domain", "site_url", "store_hash"):
                 if values.get(column) and channel_store.channel_where(conn, **{column: values[column]}):
                     raise Conflict(f"a channel with {column} {values[column]!r} already exists")
-            channel_store.insert_channel(conn, values, self.ctx.clock.now())
+            channel_id = channel_store.insert_channel(conn, values, self.ctx.clock.now())
             row = channel_store.channel_where(conn, name=values["name"])
             assert row is not None
+            if account is not None:
+                amazon_store.insert_account(conn, {**account, "channel_id": channel_id})
+                now = self.ctx.clock.now()
+                schedule_poll(conn, row["name"], now, now)  # the first poll at once, then every poll_seconds
             return describe_channel(row)
 
         try:
@@ -107,7 +119,8 @@ def _validated(kind: str, name: str, secret: str, shop_domain: str | None, site_
     if type(buffer) is not int or buffer < 0:
         raise ValidationFailed(f"buffer must be a non-negative integer, got {buffer!r}")
     given = {"shop_domain": shop_domain, "site_url": site_url, "store_hash": store_hash}
-    allowed = {"shopify": "shop_domain", "woocommerce": "site_url", "bigcommerce": "store_hash", "standard": None}
+    allowed = {"shopify": "shop_domain", "woocommerce": "site_url", "bigcommerce": "store_hash", "standard": None,
+               "amazon": None}
     for field_name, value in given.items():
         if value is not None and allowed[kind] != field_name:
             raise ValidationFailed(f"{field_name} does not apply to a {kind} channel")
@@ -126,6 +139,10 @@ def _validated(kind: str, name: str, secret: str, shop_domain: str | None, site_
         if not api_token:
             raise ValidationFailed("a bigcommerce channel needs --api-token: its webhooks only name the order")
         values["api_url"] = (api_url or default_api_url(values["store_hash"])).rstrip("/")
+    if kind == "amazon":
+        if not api_token:
+            raise ValidationFailed("an amazon channel needs --refresh-token (the seller's LWA refresh token)")
+        values["api_url"] = (api_url or DEFAULT_API_URL).rstrip("/")
     if api_url and urlsplit(api_url).scheme not in ("http", "https"):
         raise ValidationFailed(f"api URL must be http(s), got {api_url!r}")
     if kind == "standard":
@@ -134,3 +151,30 @@ def _validated(kind: str, name: str, secret: str, shop_domain: str | None, site_
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from None
     return values
+
+
+_AMAZON_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+
+def amazon_account(kind: str, values: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The amazon_accounts row of a new Amazon channel (validated), or None for other kinds."""
+    if kind != "amazon":
+        if given:
+            raise ValidationFailed(f"seller / marketplace / LWA options do not apply to a {kind} channel")
+        return None
+    given = given or {}
+    for option in ("seller_id", "marketplace_id", "lwa_client_id"):
+        value = given.get(option)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationFailed(f"an amazon channel needs --{option.replace('_', '-')}")
+    for option in ("seller_id", "marketplace_id"):
+        if not _AMAZON_ID.match(given[option].strip()):
+            raise ValidationFailed(f"{option} must be letters and digits, got {given[option]!r}")
+    lwa_url = (given.get("lwa_url") or DEFAULT_LWA_URL).strip()
+    if urlsplit(lwa_url).scheme not in ("http", "https"):
+        raise ValidationFailed(f"LWA URL must be http(s), got {lwa_url!r}")
+    poll_seconds = given.get("poll_seconds") or 300
+    if type(poll_seconds) is not int or poll_seconds < 1:
+        raise ValidationFailed(f"poll seconds must be a positive integer, got {poll_seconds!r}")
+    return {"seller_id": given["seller_id"].strip(), "marketplace_id": given["marketplace_id"].strip(),
+            "lwa_client_id": given["lwa_client_id"].strip(), "lwa_url": lwa_url, "poll_seconds": poll_seconds}

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.channels import bigcommerce, shopify, standard, woocommerce
+from stockpilot.adapters.channels import amazon, bigcommerce, shopify, standard, woocommerce
 from stockpilot.adapters.channels.payload import load_object
 from stockpilot.adapters.db import channel_store
 from stockpilot.domain.channel_messages import Command, NoEffect, SetCount, Unprocessable
@@ -80,6 +80,8 @@ class WebhookProcessor:
                 raise Unprocessable("unsupported_topic", f"BigCommerce scope {topic!r} is not handled")
             order, products = self.api_for(channel).order(bigcommerce.order_id_of(body))
             return bigcommerce.parse(topic, order, products)
+        if kind == "amazon":  # changes the poller stored (services/amazon_polling.py)
+            return amazon.parse(topic, body)
         return standard.parse(topic, body)
 
     def _apply(self, channel: dict[str, Any], command: Command) -> dict[str, Any]:

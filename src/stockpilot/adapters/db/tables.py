@@ -703,3 +703,47 @@ backorder_notices = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_backorder_notices_status", "status"),
 )
+
+# --- Sales channels: Amazon polling and platform webhook subscriptions (see docs/channels.md) -----------------
+
+# An Amazon seller account (channel kind `amazon`): the LWA client secret is the channel's `secret`, the refresh
+# token its `api_token`, the SP-API endpoint its `api_url`; these are the rest of what polling and pushing need.
+amazon_accounts = Table(
+    "amazon_accounts",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("seller_id", String(64), nullable=False),
+    Column("marketplace_id", String(32), nullable=False),
+    Column("lwa_client_id", String(255), nullable=False),
+    Column("lwa_url", String(1000), nullable=False),
+    Column("poll_seconds", Integer, nullable=False),
+)
+
+# How far a polled stream of a channel has been read (Amazon: `inventory` and `orders`, an ISO 8601 instant as
+# the API takes it); a poll reads from here, and moves it forward in the transaction that stores what it found.
+channel_poll_cursors = Table(
+    "channel_poll_cursors",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("stream", String(32), primary_key=True),
+    Column("cursor", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Stockpilot's webhook subscriptions on a platform, one per (channel, topic): the platform's id for it, the
+# address it delivers to, and what the last health check found (active | disabled | missing | failed).
+channel_subscriptions = Table(
+    "channel_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=False),
+    Column("topic", String(128), nullable=False),
+    Column("address", String(1000), nullable=False),
+    Column("platform_id", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text),
+    Column("checked_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel_id", "topic", name="uq_channel_subscriptions_channel_id_topic"),
+)

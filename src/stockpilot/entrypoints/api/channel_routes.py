@@ -102,7 +102,7 @@ async def standard_webhook(name: str, request: Request) -> JSONResponse:
 
 
 class ChannelIn(Strict):
-    kind: Literal["shopify", "woocommerce", "bigcommerce", "standard"]
+    kind: Literal["shopify", "woocommerce", "bigcommerce", "standard", "amazon"]
     name: str = Field(min_length=1, max_length=64)
     secret: str = Field(min_length=1, max_length=500)
     shop_domain: str | None = None
@@ -112,12 +112,23 @@ class ChannelIn(Strict):
     api_token: str | None = None
     buffer: int = Field(default=0, ge=0)
     location: str | None = None
+    # Amazon (secret = the LWA client secret, api_token = the refresh token, api_url = the SP-API endpoint)
+    seller_id: str | None = None
+    marketplace_id: str | None = None
+    lwa_client_id: str | None = None
+    lwa_url: str | None = None
+    poll_seconds: int | None = Field(default=None, ge=1)
+
+
+AMAZON_FIELDS = ("seller_id", "marketplace_id", "lwa_client_id", "lwa_url", "poll_seconds")
 
 
 @api.post("/channels", status_code=201)
 def add_channel(body: ChannelIn, request: Request) -> JSONResponse:
-    fields = body.model_dump(exclude={"kind", "name"})
-    return JSONResponse(_app(request).channels.add(body.kind, body.name, **fields), status_code=201)
+    fields = body.model_dump(exclude={"kind", "name", *AMAZON_FIELDS})
+    amazon = {k: getattr(body, k) for k in AMAZON_FIELDS if getattr(body, k) is not None}
+    added = _app(request).channels.add(body.kind, body.name, **fields, amazon=amazon or None)
+    return JSONResponse(added, status_code=201)
 
 
 @api.get("/channels")

@@ -24,9 +24,10 @@ err = Console(stderr=True)
 
 @channel_app.command("add")
 def channel_add(
-    kind: Annotated[str, typer.Argument(help="shopify, woocommerce, bigcommerce or standard.")],
+    kind: Annotated[str, typer.Argument(help="shopify, woocommerce, bigcommerce, standard or amazon.")],
     name: Annotated[str, typer.Argument(help="A short name (a-z, 0-9, - and _).")],
-    secret: Annotated[str, typer.Option(help="The webhook signing secret (Shopify: the app's client secret).")],
+    secret: Annotated[str | None, typer.Option(help="The webhook signing secret (Shopify: the app's client "
+                                                    "secret). Not for amazon.")] = None,
     shop_domain: Annotated[str | None, typer.Option(help="Shopify: example.myshopify.com.")] = None,
     site_url: Annotated[str | None, typer.Option(help="WooCommerce: the site's URL.")] = None,
     store_hash: Annotated[str | None, typer.Option(help="BigCommerce: the store hash.")] = None,
@@ -34,18 +35,37 @@ def channel_add(
     api_token: Annotated[str | None, typer.Option(help="The store's API token.")] = None,
     buffer: Annotated[int, typer.Option(help="Units held back from this channel.")] = 0,
     location: Annotated[str | None, typer.Option(help="The location the channel's own counts are about.")] = None,
+    seller_id: Annotated[str | None, typer.Option(help="Amazon: the seller (merchant) id.")] = None,
+    marketplace_id: Annotated[str | None, typer.Option(help="Amazon: e.g. ATVPDKIKX0DER (US).")] = None,
+    lwa_client_id: Annotated[str | None, typer.Option(help="Amazon: the LWA app client id.")] = None,
+    lwa_client_secret: Annotated[str | None, typer.Option(help="Amazon: the LWA app client secret.")] = None,
+    refresh_token: Annotated[str | None, typer.Option(help="Amazon: the seller's LWA refresh token.")] = None,
+    lwa_url: Annotated[str | None, typer.Option(help="Amazon: the LWA token URL (default NA).")] = None,
+    poll_seconds: Annotated[int | None, typer.Option(help="Amazon: seconds between polls (300).")] = None,
 ) -> None:
-    """Register a store; the last line printed is the webhook path to give the platform."""
+    """Register a store; the last line printed is the webhook path to give the platform (amazon: polled)."""
+    amazon = {k: v for k, v in {"seller_id": seller_id, "marketplace_id": marketplace_id,
+                                "lwa_client_id": lwa_client_id, "lwa_url": lwa_url,
+                                "poll_seconds": poll_seconds}.items() if v is not None}
+    if kind == "amazon":
+        secret, api_token = lwa_client_secret or secret, refresh_token or api_token
+    if not secret:
+        err.print("error: --secret is required" if kind != "amazon" else "error: --lwa-client-secret is required")
+        raise typer.Exit(1)
     sp = build()
     try:
         added = sp.channels.add(kind, name, secret=secret, shop_domain=shop_domain, site_url=site_url,
                                 store_hash=store_hash, api_url=api_url, api_token=api_token, buffer=buffer,
-                                location=location)
+                                location=location, amazon=amazon or None)
     except StockpilotError as exc:
         err.print(f"error: {exc.detail}")
         raise typer.Exit(1) from None
     finally:
         sp.close()
+    if added["kind"] == "amazon":
+        err.print(f"channel {added['name']} (amazon) added; a worker polls its FBA inventory and orders")
+        print("polled: no webhook path")
+        return
     err.print(f"channel {added['name']} ({added['kind']}) added; point its webhooks at this path on "
               "STOCKPILOT_PUBLIC_URL:")
     print(added["webhook_path"])
