@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stockpilot.adapters.channels.pushers import default_pushers
 from stockpilot.adapters.db.database import Database
 from stockpilot.adapters.db.migrate import upgrade
 from stockpilot.adapters.system_clock import SystemClock
@@ -11,6 +12,7 @@ from stockpilot.config import Settings
 from stockpilot.domain.clock import Clock
 from stockpilot.services.ads import AdsService
 from stockpilot.services.catalog import CatalogService
+from stockpilot.services.channel_push import ChannelPushes
 from stockpilot.services.channels import ChannelService
 from stockpilot.services.check import CheckService
 from stockpilot.services.context import Context
@@ -49,6 +51,7 @@ class Stockpilot:
     users: UserService  # dashboard sign-in (issue 7)
     ads: AdsService
     alerts: StaffAlerts  # staff alerts (docs/notifications.md)
+    channel_pushes: ChannelPushes
 
     @property
     def db(self) -> Database:
@@ -83,4 +86,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         users=UserService(ctx),
         ads=AdsService(ctx),
         alerts=StaffAlerts(ctx),
+        channel_pushes=ChannelPushes(ctx, default_pushers(settings)),
     )

@@ -61,6 +61,10 @@ class Settings:
     twilio_api_url: str = "https://api.twilio.com"  # Twilio's REST base (a regional edge, or a loopback fake)
     backorder_notices: bool = True  # email customers when their order is backordered, re-dated, shipped
     backorder_eta_margin_days: int = 2  # an ETA moving by more than this many days sends an update
+    # Channels, outbound (available-to-sell pushes)
+    channel_push_window_seconds: float = 0.2  # a burst for one SKU: at most one push per channel per window
+    channel_push_max_attempts: int = 30  # failed pushes back off exponentially (cap 1 h); throttling is not counted
+    channel_http_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

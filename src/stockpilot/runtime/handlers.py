@@ -33,6 +33,7 @@ from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.amazon_polling import POLL_TOPIC as AMAZON_POLL_TOPIC
 from stockpilot.services.amazon_polling import AmazonPolling
+from stockpilot.services.channel_push import TOPIC as CHANNEL_PUSH_TOPIC
 from stockpilot.services.purchasing import PLAN_TOPIC
 from stockpilot.services.staff_alerts import ChainedOutcome
 from stockpilot.services.webhook_intake import PROCESS_TOPIC as CHANNEL_WEBHOOK_TOPIC
@@ -72,6 +73,7 @@ def automations(sp: Stockpilot) -> Automations:
         # staff alerts (docs/notifications.md)
         APPRISE_TOPIC: AppriseAlerts(sp.alerts.urls_by_destination, twilio_api_url=settings.twilio_api_url),
         AMAZON_POLL_TOPIC: amazon_polling,
+        CHANNEL_PUSH_TOPIC: sp.channel_pushes.deliver,  # available-to-sell out to the channels
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
@@ -83,10 +85,13 @@ def automations(sp: Stockpilot) -> Automations:
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
                         **sp.ads.timer_handlers(), **sp.alerts.timer_handlers(),
                         **amazon_polling.timer_handlers()},
-        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer()],
+        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer(),
+                   sp.channel_pushes.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
                   CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
-                                                        sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC))},
+                                                        sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),
+                  CHANNEL_PUSH_TOPIC: ChainedOutcome(sp.channel_pushes,  # a push given up on also alerts staff
+                                                     sp.alerts.dead_delivery_hook(CHANNEL_PUSH_TOPIC))},
         on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all],
     )
 

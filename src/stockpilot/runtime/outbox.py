@@ -16,9 +16,10 @@ Delivery is at least once: a stalled worker and its successor may both call the 
 idempotency key on to the receiver (supplier API, mail provider...) so the effect happens once.
 
 Failure: attempts + 1, `last_error`, `available_at = now + backoff` (exponential with full jitter), or status `dead`
-once attempts reach `max_attempts`. An unknown topic is dead at once. Dead rows are kept; an operator can `retry`
-one (pending again, attempts reset) or `discard` it (status `discarded`: the row stays, so its idempotency key stays
-claimed and a re-enqueue with the same key cannot resend what someone chose to drop).
+once attempts reach `max_attempts`. An exception carrying `retry_after_seconds` (the receiver throttled us) is due
+again after exactly that delay and does not spend an attempt. An unknown topic is dead at once. Dead rows are kept;
+an operator can `retry` one (pending again, attempts reset) or `discard` it (status `discarded`: the row stays, so
+its idempotency key stays claimed and a re-enqueue with the same key cannot resend what someone chose to drop).
 """
 
 from __future__ import annotations
@@ -232,7 +233,8 @@ class Dispatcher:
                     result = handler(claim.payload, claim.idempotency_key)
                 except Exception as exc:
                     outcome = self._record_failure(claim, f"{type(exc).__name__}: {exc}",
-                                                   final=bool(getattr(exc, "permanent", False)))
+                                                   final=bool(getattr(exc, "permanent", False)),
+                                                   retry_after=getattr(exc, "retry_after_seconds", None))
                 else:
                     if claim.topic in self.outcomes:
                         claim = replace(claim, result=result)
@@ -303,10 +305,13 @@ class Dispatcher:
         self._flush_successes([claim], report)
         return "delivered" if report.delivered else "stale"
 
-    def _record_failure(self, claim: _Claim, error: str, *, final: bool) -> str:
+    def _record_failure(self, claim: _Claim, error: str, *, final: bool, retry_after: float | None = None) -> str:
         now = self.clock.now()
-        attempts = claim.attempts + 1
-        dead = final or attempts >= claim.max_attempts
+        # A receiver that says when to come back (429 + Retry-After, a platform's throttle) was not failed: wait
+        # as long as it asked, and do not spend an attempt, so throttling never dead-letters a row.
+        throttled = isinstance(retry_after, int | float) and not final
+        attempts = claim.attempts if throttled else claim.attempts + 1
+        dead = not throttled and (final or attempts >= claim.max_attempts)
         values: dict[str, Any] = {
             "attempts": attempts,
             "last_error": error[:_ERROR_LIMIT],
@@ -315,6 +320,8 @@ class Dispatcher:
         }
         if dead:
             values["status"] = DEAD
+        elif throttled:
+            values["available_at"] = now + timedelta(seconds=max(float(retry_after or 0), 0.0))
         else:
             values["available_at"] = now + self.backoff.delay(attempts)
         stmt = self._guard(claim).values(**values)
@@ -364,6 +371,12 @@ def retry(conn: Connection, outbox_id: int, now: datetime) -> bool:
         return False
     request_wakeup(conn, OUTBOX_CHANNEL)  # due now: wake a worker rather than wait for its poll
     return True
+
+
+def next_available_at(conn: Connection, now: datetime) -> datetime | None:
+    """When the earliest pending row nobody is delivering falls due (a worker naps until then, not a whole poll)."""
+    return conn.execute(select(func.min(outbox.c.available_at))
+                        .where(outbox.c.status == PENDING, due_and_unleased(outbox, now))).scalar_one()
 
 
 def discard(conn: Connection, outbox_id: int) -> bool:

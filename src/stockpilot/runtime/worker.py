@@ -141,7 +141,17 @@ class Worker:
                 if count := getattr(report, outcome):
                     self.metrics.deliveries.labels(outcome).inc(count)
             if report.claimed < self.settings.batch:
-                self.signals.wait(OUTBOX, seen, self.settings.poll_seconds)
+                self.signals.wait(OUTBOX, seen, self._nap_until_next_row())
+
+    def _nap_until_next_row(self) -> float:
+        # A row booked a little ahead (a coalesced channel push, a backoff) is sent when it falls due, not up to a
+        # poll interval later.
+        with self.sp.db.read() as conn:
+            due = outbox.next_available_at(conn, self.sp.ctx.clock.now())
+        if due is None:
+            return self.settings.poll_seconds
+        until_due = (due - self.sp.ctx.clock.now()).total_seconds()
+        return self.settings.poll_seconds if until_due <= 0 else min(self.settings.poll_seconds, until_due)
 
     def _timer_loop(self) -> None:
         while not self.stopping:
@@ -186,10 +196,10 @@ class Worker:
         histogram = self.metrics.handler_seconds.labels(topic)
         failures = self.metrics.handler_failures.labels(topic)
 
-        def timed(payload: dict, key: str) -> None:
+        def timed(payload: dict, key: str) -> object:
             started = time.perf_counter()
             try:
-                handler(payload, key)
+                return handler(payload, key)  # the result goes to the topic's outcome hook
             except Exception:
                 failures.inc()
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection
@@ -78,13 +79,18 @@ class CatalogService:
             rows = store.list_sku_rows(conn, after=after, limit=limit)
         return [describe_sku(row, None) for row in rows]
 
-    def map_listing(self, channel: str, external_id: str, sku: str) -> None:
+    def map_listing(self, channel: str, external_id: str, sku: str, role: str | None = None) -> None:
+        """role: what the id is on the channel (inventory_item, variant, product, variation...): the id an
+        outbound push addresses. Inbound matching uses the id whatever its role."""
+        if role is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", role):
+            raise ValidationFailed(f"role must be 1-32 of a-z, 0-9 and '_', got {role!r}")
+
         def work(conn: Connection) -> None:
             ref = store.sku_ref(conn, sku)
             if ref is None:
                 raise NotFound(f"unknown SKU {sku!r}")
             store.upsert_listing(conn, _required_text("channel", channel),
-                                 _required_text("external_id", external_id), ref.id)
+                                 _required_text("external_id", external_id), ref.id, role)
 
         self.ctx.db.write(work)
 

@@ -28,7 +28,7 @@ class ChannelCounts:
     def _work(self, conn: Connection, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
         now = self.ctx.clock.now()
         result: dict[str, Any] = {"item": command.item_key, "count": command.on_hand}
-        if channel_store.last_push(conn, channel["id"], command.item_key) == command.on_hand:
+        if channel_store.is_echo(conn, channel["id"], command.item_key, command.on_hand, now):
             # The channel telling us back the value we pushed to it: not a change made on the channel.
             return {**result, "ignored": "echo of a value Stockpilot pushed"}
         if not channel_store.advance_watermark(conn, channel["id"], command.item_key, command.updated_at, now):

@@ -57,7 +57,8 @@ def describe_channel(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"], "kind": row["kind"], "shop_domain": row["shop_domain"], "site_url": row["site_url"],
         "store_hash": row["store_hash"], "api_url": row["api_url"], "has_api_token": bool(row["api_token"]),
-        "buffer": row["buffer"], "location": row["location"], "active": row["active"],
+        "buffer": row["buffer"], "buffer_percent": row["buffer_percent"], "location": row["location"],
+        "active": row["active"],
         "webhook_path": webhook_path(row["kind"], row["name"]), "created_at": row["created_at"].isoformat(),
     }
 
@@ -69,12 +70,16 @@ class ChannelService:
     def add(self, kind: str, name: str, *, secret: str, shop_domain: str | None = None,
             site_url: str | None = None, store_hash: str | None = None, api_url: str | None = None,
             api_token: str | None = None, buffer: int = 0, location: str | None = None,
-            amazon: dict[str, Any] | None = None) -> dict[str, Any]:
+            amazon: dict[str, Any] | None = None, buffer_percent: int = 0) -> dict[str, Any]:
         """`amazon`: seller_id, marketplace_id, lwa_client_id and optionally lwa_url, poll_seconds (kind amazon:
-        `secret` is the LWA client secret, `api_token` the refresh token, `api_url` the SP-API endpoint)."""
+        `secret` is the LWA client secret, `api_token` the refresh token, `api_url` the SP-API endpoint).
+        `buffer_percent`: outbound, hold back that share of available (the larger of it and `buffer` wins)."""
         values = _validated(kind, name, secret, shop_domain, site_url, store_hash, api_url, api_token, buffer)
+        if type(buffer_percent) is not int or not 0 <= buffer_percent <= 100:
+            raise ValidationFailed(f"buffer percent must be an integer 0..100, got {buffer_percent!r}")
         values["location"] = location
         account = amazon_account(kind, values, amazon)
+        values["buffer_percent"] = buffer_percent
 
         def work(conn: Connection) -> dict[str, Any]:
             if location is not None and catalog_store.location_ref(conn, location) is None:

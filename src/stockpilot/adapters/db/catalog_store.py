@@ -164,12 +164,13 @@ def list_sku_rows(conn: Connection, *, after: str | None, limit: int) -> list[di
     return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
 
-def upsert_listing(conn: Connection, channel: str, external_id: str, sku_id: int) -> None:
-    ins = insert_or_ignore(conn, channel_listings).values(channel=channel, external_id=external_id, sku_id=sku_id)
+def upsert_listing(conn: Connection, channel: str, external_id: str, sku_id: int, role: str | None = None) -> None:
+    ins = insert_or_ignore(conn, channel_listings).values(channel=channel, external_id=external_id, sku_id=sku_id,
+                                                          role=role)
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[channel_listings.c.channel, channel_listings.c.external_id],
-            set_={"sku_id": sku_id},
+            set_={"sku_id": sku_id, "role": role},
         )
     )
 

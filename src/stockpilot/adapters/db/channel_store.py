@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
@@ -121,11 +121,36 @@ def last_push(conn: Connection, channel_id: int, item_key: str) -> int | None:
     ).scalar()
 
 
+ECHO_WINDOW = timedelta(minutes=10)  # how long a pushed value may still come back as the platform's echo
+_RECENT_LIMIT = 50
+
+
 def record_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
-    """What the outbound push will call when it sets a channel's count (the echo filter reads it back)."""
+    """Called by the outbound push just before it sets a channel's count (the echo filter reads it back).
+
+    Keeps the values sent within ECHO_WINDOW too: in a burst the echo of an older push may arrive after a newer one
+    was written. (At most one push per item is in flight, so this read-modify-write has no concurrent writer.)"""
+    found = conn.execute(select(channel_pushes.c.recent_values).where(
+        channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
+    recent = [entry for entry in (found.recent_values if found and found.recent_values else [])
+              if datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW]
+    recent = [*recent, [value, now.isoformat()]][-_RECENT_LIMIT:]
     ins = insert_or_ignore(conn, channel_pushes).values(channel_id=channel_id, item_key=item_key, value=value,
-                                                       pushed_at=now)
+                                                       pushed_at=now, recent_values=recent)
     conn.execute(ins.on_conflict_do_update(
         index_elements=[channel_pushes.c.channel_id, channel_pushes.c.item_key],
-        set_={"value": value, "pushed_at": now},
+        set_={"value": value, "pushed_at": now, "recent_values": recent},
     ))
+
+
+def is_echo(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> bool:
+    """Whether a count the channel reports is a value Stockpilot pushed there: the last one, or one sent within
+    ECHO_WINDOW (a late echo of an older push)."""
+    row = conn.execute(select(channel_pushes.c.value, channel_pushes.c.recent_values).where(
+        channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
+    if row is None:
+        return False
+    if row.value == value:
+        return True
+    return any(entry[0] == value and datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW
+               for entry in row.recent_values or [])

@@ -88,7 +88,11 @@ channel_listings = Table(
     Column("channel", String(64), nullable=False),
     Column("external_id", String(255), nullable=False),
     Column("sku_id", Integer, ForeignKey("skus.id"), nullable=False),
+    # What the id is on the channel (inventory_item, variant, product, variation, ...): outbound pushes pick the
+    # role their platform's API addresses; inbound matching ignores it. NULL: unknown (inbound only).
+    Column("role", String(32)),
     UniqueConstraint("channel", "external_id", name="uq_channel_listings_channel_external_id"),
+    Index("ix_channel_listings_channel_sku_id", "channel", "sku_id"),
 )
 
 stock_levels = Table(
@@ -487,6 +491,7 @@ channels = Table(
     Column("api_url", String(1000)),
     Column("api_token", String(500)),
     Column("buffer", Integer, nullable=False, default=0),
+    Column("buffer_percent", Integer, nullable=False, default=0, server_default="0"),  # outbound: hold back P%
     Column("location", String(64)),  # the Stockpilot location the channel's own counts are about
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -535,6 +540,13 @@ channel_pushes = Table(
     Column("item_key", String(255), primary_key=True),
     Column("value", Integer, nullable=False),
     Column("pushed_at", UtcDateTime, nullable=False),
+    # `value` is written just before a push is sent (its echo may beat our own bookkeeping); the value the channel
+    # acknowledged is kept apart, so a push that failed is still seen as a change and sent again.
+    Column("confirmed_value", Integer),
+    Column("confirmed_at", UtcDateTime),
+    # The values sent in the last few minutes, newest last: in a burst, the echo of an older push can arrive after a
+    # newer one was written, and it is still our own echo, not a count made on the channel.
+    Column("recent_values", JSON),
 )
 
 # Back-in-stock waitlist: one entry per (SKU, email), released oldest first in waves throttled to available stock.
@@ -746,4 +758,33 @@ channel_subscriptions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("channel_id", "topic", name="uq_channel_subscriptions_channel_id_topic"),
+)
+
+# --- Channels, outbound (available-to-sell pushes; see docs/channels.md "Outbound") -----------------------------
+
+# Which Stockpilot locations feed a channel's location. Several rows with one external_id: their available is summed
+# into that channel location. No rows for a channel: its `location`, else every location, with no channel id.
+channel_locations = Table(
+    "channel_locations",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("location_id", Integer, ForeignKey("locations.id"), primary_key=True),
+    Column("external_id", String(255)),  # the channel's own location id (Shopify / BigCommerce); NULL: none
+)
+
+# One row per (channel, SKU) that has ever needed a push: the coalescing state. `generation` counts the stock
+# changes seen; `queued` says one outbox push is pending or in flight (at most one per row), `pushed_generation`
+# the generation the last finished push had read. A change while queued only bumps generation; when the push
+# finishes and generation moved on, its outcome enqueues the next one (with the newest value read at send time).
+channel_push_state = Table(
+    "channel_push_state",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("sku_id", Integer, ForeignKey("skus.id"), primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+    Column("pushed_generation", BigInteger, nullable=False),
+    Column("queued", Boolean, nullable=False),
+    Column("pushes", Integer, nullable=False),  # pushes that reached the channel (a burst's coalescing shows here)
+    Column("last_pushed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -111,6 +111,7 @@ class ChannelIn(Strict):
     api_url: str | None = None
     api_token: str | None = None
     buffer: int = Field(default=0, ge=0)
+    buffer_percent: int = Field(default=0, ge=0, le=100)  # outbound: hold back P% of available (the larger wins)
     location: str | None = None
     # Amazon (secret = the LWA client secret, api_token = the refresh token, api_url = the SP-API endpoint)
     seller_id: str | None = None

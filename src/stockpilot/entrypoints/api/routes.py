@@ -72,7 +72,7 @@ def list_skus(request: Request, after: str | None = None, limit: int = Query(100
 
 @router.put("/channel-listings")
 def map_listing(body: schemas.ListingIn, request: Request) -> JSONResponse:
-    _app(request).catalog.map_listing(body.channel, body.external_id, body.sku)
+    _app(request).catalog.map_listing(body.channel, body.external_id, body.sku, body.role)
     return _json(body.model_dump())
 
 

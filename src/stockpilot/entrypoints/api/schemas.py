@@ -103,3 +103,4 @@ class ListingIn(Strict):
     channel: str = Field(min_length=1)
     external_id: str = Field(min_length=1)
     sku: str = Field(min_length=1)
+    role: str | None = None  # what the id is on the channel (inventory_item, variant, ...): what pushes address

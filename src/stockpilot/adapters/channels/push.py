@@ -1,0 +1,113 @@
+"""The contract between Stockpilot's push pipeline and one platform's pusher (Shopify, WooCommerce, Amazon, ...).
+
+The pipeline (services/channel_push.py) decides WHAT to push and WHEN; a pusher only knows HOW to set counts on its
+platform. A pusher receives the channel's account (`ChannelAccount`), the lines to set (`PushLine`: one SKU at one
+channel location, the absolute quantity to set, the channel's own ids for the item from `channel_listings`) and
+the outbox idempotency key, and sets every line's count to `quantity` (absolute, never a delta: a repeated push is
+harmless). It runs outside any transaction, from the outbox, at least once.
+
+Outcomes:
+- return a `PushResult` (optionally per-line notes, e.g. the platform's own adjustment ids): the values are recorded
+  in `channel_pushes` (echo filter) and a decision-log entry is written.
+- raise `PushThrottled(retry_after_seconds)` when the platform says "slow down" (HTTP 429 + Retry-After, Shopify's
+  THROTTLED error, BigCommerce's X-Rate-Limit-Time-Reset-Ms, SP-API 429): the outbox tries again after that delay
+  and does not count the attempt towards dead-lettering.
+- raise `PushRejected` (permanent) when retrying cannot help (bad token, unknown item, a line with no mapping):
+  the outbox row is dead at once and shows in `stockpilot outbox list --status dead`.
+- raise anything else (connection refused, 5xx, timeout) for "try again later with exponential backoff".
+
+`item_key(line)` names the (item, location) the way the platform's own count webhooks will, so the echo of a push
+(Shopify `inventory_levels/update` carrying the value just set) matches the `channel_pushes` row and is ignored.
+
+`read_counts(account, lines)` (optional, `ChannelCounter`) reads the platform's current counts for
+`stockpilot reconcile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAccount:
+    """What a pusher needs to reach one store (a `channels` row without its webhook secret)."""
+
+    name: str
+    kind: str
+    api_url: str | None
+    api_token: str | None
+    shop_domain: str | None = None
+    site_url: str | None = None
+    store_hash: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # platform extras (e.g. a Woo consumer secret)
+
+
+@dataclass(frozen=True, slots=True)
+class PushLine:
+    """Set one SKU's count at one channel location to `quantity`.
+
+    item_ids: the channel's ids for the SKU from `channel_listings`, by role ("inventory_item", "variant",
+    "product", "variation", "seller_sku", ...); a pusher picks the roles it needs and raises PushRejected when one
+    is missing. location_id: the channel's own location id (`channel_locations`), None for a channel without
+    locations (WooCommerce). previous: the value Stockpilot last pushed there (None: never), for platforms with a
+    compare-and-set.
+    """
+
+    sku: str
+    quantity: int
+    item_ids: Mapping[str, str]
+    location_id: str | None
+    previous: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """Success. `notes` is JSON-able detail kept in the decision log (e.g. the platform's adjustment group id)."""
+
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PushThrottled(Exception):
+    """The platform asked us to wait: retry after `retry_after_seconds`; not a failure of the push."""
+
+    throttled = True
+
+    def __init__(self, retry_after_seconds: float, detail: str = "") -> None:
+        super().__init__(f"throttled, retry after {retry_after_seconds:g}s{': ' + detail if detail else ''}")
+        self.retry_after_seconds = max(float(retry_after_seconds), 0.0)
+
+
+class PushRejected(Exception):
+    """Retrying cannot help (bad credentials, unknown item, missing mapping): the outbox row is dead at once."""
+
+    permanent = True
+
+
+@runtime_checkable
+class ChannelPusher(Protocol):
+    kind: str
+
+    def item_key(self, line: PushLine) -> str:
+        """The (item, location) identity the platform's count webhooks use: the `channel_pushes` key."""
+        ...
+
+    def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult: ...
+
+
+@runtime_checkable
+class ChannelCounter(Protocol):
+    def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
+        """The platform's current count per `item_key(line)` (None: the platform does not track that item)."""
+        ...
+
+
+def required_id(line: PushLine, *roles: str) -> str:
+    """The first of the channel's ids for the line in the given roles, or PushRejected naming what is missing."""
+    for role in roles:
+        value = line.item_ids.get(role)
+        if value:
+            return value
+    raise PushRejected(f"{line.sku}: no channel listing with role {' or '.join(roles)} (map one: PUT "
+                       f"/api/v1/channel-listings {{channel, external_id, sku, role: {roles[0]!r}}})")

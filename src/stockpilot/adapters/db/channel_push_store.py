@@ -1,0 +1,199 @@
+"""Reads and writes of outbound pushes: which channels a location feeds, the coalescing state per (channel, SKU),
+and what a push would set (available per channel location, the channel's ids for the SKU)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from stockpilot.adapters.db.dialect import insert_or_ignore
+from stockpilot.adapters.db.tables import (
+    channel_listings,
+    channel_locations,
+    channel_push_state,
+    channel_pushes,
+    channels,
+    locations,
+    skus,
+    stock_levels,
+)
+
+_st = channel_push_state
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLocationGroup:
+    """One channel location: the channel's id for it (None: a channel without locations) and the Stockpilot
+    locations whose available is summed into it."""
+
+    external_id: str | None
+    location_codes: tuple[str, ...]
+
+
+# ---- which channels a stock change concerns -------------------------------------------------------------------
+
+
+def pushable_channels(conn: Connection, kinds: Collection[str]) -> list[dict[str, Any]]:
+    """Active channels of the kinds that have a pusher, with the Stockpilot location codes that feed each."""
+    rows = [dict(r) for r in conn.execute(
+        select(channels).where(channels.c.active.is_(True), channels.c.kind.in_(list(kinds))).order_by(channels.c.id)
+    ).mappings()]
+    for row in rows:
+        row["feeds"] = {g for group in location_groups(conn, row) for g in group.location_codes}
+    return rows
+
+
+def location_groups(conn: Connection, channel: dict[str, Any]) -> list[ChannelLocationGroup]:
+    """The channel's locations. Mapped rows first; without any, the channel's `location`, else every location."""
+    mapped = conn.execute(
+        select(channel_locations.c.external_id, locations.c.code)
+        .join(locations, locations.c.id == channel_locations.c.location_id)
+        .where(channel_locations.c.channel_id == channel["id"])
+        .order_by(channel_locations.c.external_id, locations.c.code)
+    ).all()
+    if mapped:
+        groups: dict[str | None, list[str]] = {}
+        for external_id, code in mapped:
+            groups.setdefault(external_id, []).append(code)
+        return [ChannelLocationGroup(ext, tuple(codes)) for ext, codes in groups.items()]
+    if channel["location"]:
+        return [ChannelLocationGroup(None, (channel["location"],))]
+    codes = conn.execute(select(locations.c.code).order_by(locations.c.code)).scalars().all()
+    return [ChannelLocationGroup(None, tuple(codes))]
+
+
+def map_location(conn: Connection, channel_id: int, location_id: int, external_id: str | None) -> None:
+    ins = insert_or_ignore(conn, channel_locations).values(channel_id=channel_id, location_id=location_id,
+                                                           external_id=external_id)
+    conn.execute(ins.on_conflict_do_update(
+        index_elements=[channel_locations.c.channel_id, channel_locations.c.location_id],
+        set_={"external_id": external_id},
+    ))
+
+
+def unmap_location(conn: Connection, channel_id: int, location_id: int) -> bool:
+    return conn.execute(delete(channel_locations).where(
+        channel_locations.c.channel_id == channel_id, channel_locations.c.location_id == location_id)).rowcount == 1
+
+
+def listing_ids(conn: Connection, channel_name: str, sku_id: int) -> dict[str, str]:
+    """The channel's ids for the SKU by role ("inventory_item", "variant", ...); a role-less listing is "id"."""
+    rows = conn.execute(
+        select(channel_listings.c.role, channel_listings.c.external_id)
+        .where(channel_listings.c.channel == channel_name, channel_listings.c.sku_id == sku_id)
+        .order_by(channel_listings.c.id)
+    ).all()
+    ids: dict[str, str] = {}
+    for role, external_id in rows:
+        ids.setdefault(role or "id", external_id)
+    return ids
+
+
+def is_listed(conn: Connection, channel_name: str, sku_id: int) -> bool:
+    return conn.execute(
+        select(channel_listings.c.id)
+        .where(channel_listings.c.channel == channel_name, channel_listings.c.sku_id == sku_id).limit(1)
+    ).first() is not None
+
+
+def listed_skus(conn: Connection, channel_name: str) -> list[tuple[int, str]]:
+    """(sku_id, sku) of every SKU listed on the channel, by SKU."""
+    return [(r.id, r.sku) for r in conn.execute(
+        select(skus.c.id, skus.c.sku).where(skus.c.id.in_(
+            select(channel_listings.c.sku_id).where(channel_listings.c.channel == channel_name)
+        )).order_by(skus.c.sku)
+    )]
+
+
+def available_at(conn: Connection, sku_id: int, location_codes: Collection[str]) -> int:
+    total = conn.execute(
+        select(func.coalesce(func.sum(stock_levels.c.on_hand - stock_levels.c.committed - stock_levels.c.reserved), 0))
+        .join(locations, locations.c.id == stock_levels.c.location_id)
+        .where(stock_levels.c.sku_id == sku_id, locations.c.code.in_(list(location_codes)))
+    ).scalar_one()
+    return int(total)
+
+
+# ---- coalescing state --------------------------------------------------------------------------------------
+
+
+def note_change(conn: Connection, channel_id: int, sku_id: int, now: datetime) -> tuple[int, datetime | None] | None:
+    """Count one stock change for (channel, SKU). Returns (the generation to enqueue a push for, when the last push
+    was sent), or None when a push is already queued (it, or the follow-up its outcome books, reads the newer value).
+
+    The unconditional bump comes first: it takes the row lock (PostgreSQL) before the queued flag is read, so a
+    push finishing at the same moment either sees this generation (and books a follow-up) or has already cleared
+    `queued` (and this transaction queues a new push). Never both, never neither.
+    """
+    conn.execute(insert_or_ignore(conn, _st).values(
+        channel_id=channel_id, sku_id=sku_id, generation=0, pushed_generation=0, queued=False, pushes=0,
+        updated_at=now,
+    ).on_conflict_do_nothing(index_elements=[_st.c.channel_id, _st.c.sku_id]))
+    key = (_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
+    conn.execute(update(_st).where(*key).values(generation=_st.c.generation + 1, updated_at=now))
+    row = conn.execute(
+        update(_st).where(*key, _st.c.queued.is_(False)).values(queued=True)
+        .returning(_st.c.generation, _st.c.last_pushed_at)
+    ).first()
+    return None if row is None else (int(row.generation), row.last_pushed_at)
+
+
+def generation(conn: Connection, channel_id: int, sku_id: int) -> int:
+    found = conn.execute(select(_st.c.generation).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
+                         ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def finish_push(conn: Connection, channel_id: int, sku_id: int, read_generation: int, sent: bool,
+                now: datetime) -> int | None:
+    """A push that read `read_generation` is done. Returns the generation to push next (changes arrived while it
+    was in flight: the row stays queued), or None (nothing newer: no longer queued). One statement, so it is
+    atomic with respect to `note_change` on the same row."""
+    values: dict[str, Any] = {
+        "pushed_generation": read_generation,
+        "queued": _st.c.generation > read_generation,
+        "updated_at": now,
+    }
+    if sent:
+        values.update(pushes=_st.c.pushes + 1, last_pushed_at=now)
+    row = conn.execute(
+        update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id).values(**values)
+        .returning(_st.c.generation, _st.c.queued)
+    ).first()
+    if row is None or not row.queued:
+        return None
+    return int(row.generation)
+
+
+def give_up(conn: Connection, channel_id: int, sku_id: int, now: datetime) -> None:
+    """The outbox gave up on the push: the next stock change queues a new one."""
+    conn.execute(update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
+                 .values(queued=False, updated_at=now))
+
+
+def state(conn: Connection, channel_id: int, sku_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)).mappings().first()
+    return dict(row) if row else None
+
+
+# ---- pushed values ---------------------------------------------------------------------------------------------
+
+
+def confirmed_value(conn: Connection, channel_id: int, item_key: str) -> int | None:
+    return conn.execute(select(channel_pushes.c.confirmed_value).where(
+        channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).scalar_one_or_none()
+
+
+def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
+    """The channel acknowledged `value`. The row exists (written before sending); if it was removed meanwhile, the
+    insert restores it."""
+    ins = insert_or_ignore(conn, channel_pushes).values(channel_id=channel_id, item_key=item_key, value=value,
+                                                       pushed_at=now, confirmed_value=value, confirmed_at=now)
+    conn.execute(ins.on_conflict_do_update(
+        index_elements=[channel_pushes.c.channel_id, channel_pushes.c.item_key],
+        set_={"confirmed_value": value, "confirmed_at": now},
+    ))

@@ -1,0 +1,195 @@
+"""Outbound: keep every channel's count equal to Stockpilot's available-to-sell for it (docs/channels.md "Outbound").
+
+Decide (the `channel_push` consumer, inside the event's transaction): a StockChanged event whose `available` moved,
+at a location that feeds a channel, for a SKU listed on that channel, counts one change in the (channel, SKU)
+coalescing row. If no push is queued for it, one `channel.push` outbox row is enqueued (keyed by channel, SKU and
+generation), due at once after a quiet spell, else at the end of the last push's window; if one is queued or in
+flight, nothing more is enqueued.
+
+Send (the `channel.push` outbox handler, outside any transaction): read, in one snapshot, the row's generation and
+the value to set per channel location (available there, less the channel's buffer); keep the lines that differ from
+what the channel last acknowledged; write them to `channel_pushes` BEFORE sending (the platform's echo webhook may
+arrive before our own bookkeeping commits, and must be recognised); call the platform's pusher.
+
+Finish (the topic's outcome hook, in the transaction that records the delivery): record the acknowledged values, a
+decision-log entry, and if changes arrived while the push was in flight, enqueue the next push no earlier than
+`channel_push_window_seconds` after this one. So a burst of orders for one SKU yields one push per window carrying
+the newest value, and at most one push per (channel, SKU) is ever pending: two pushes cannot overtake each other.
+A dead push (the outbox gave up) releases the row; the next change queues a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from stockpilot.adapters.channels.push import ChannelAccount, ChannelPusher, PushLine, PushRejected, PushResult
+from stockpilot.adapters.db import channel_push_store as store
+from stockpilot.adapters.db import channel_store
+from stockpilot.adapters.db.tables import skus
+from stockpilot.domain.channel_stock import available_to_sell
+from stockpilot.runtime import decisions, outbox
+from stockpilot.runtime.consumers import Consumer, Event
+from stockpilot.services.context import Context
+
+TOPIC = "channel.push"
+CONSUMER = "channel_push"
+DECISION = "channel_push"
+
+
+def push_key(channel: str, sku: str, generation: int, *, suffix: str = "") -> str:
+    return f"{TOPIC}:{channel}:{sku}:{generation}{suffix}"
+
+
+def available_moved(event: Event) -> bool:
+    """A StockChanged whose `available` changed (an `incoming` change alone is not sellable stock)."""
+    before, after = event.payload.get("before") or {}, event.payload.get("after") or {}
+    return before.get("available") != after.get("available")
+
+
+def account_of(channel: Mapping[str, Any]) -> ChannelAccount:
+    return ChannelAccount(name=channel["name"], kind=channel["kind"], api_url=channel["api_url"],
+                          api_token=channel["api_token"], shop_domain=channel["shop_domain"],
+                          site_url=channel["site_url"], store_hash=channel["store_hash"],
+                          settings={"secret": channel["secret"]})
+
+
+class ChannelPushes:
+    def __init__(self, ctx: Context, pushers: Mapping[str, ChannelPusher]) -> None:
+        self.ctx = ctx
+        self.pushers = dict(pushers)
+
+    # ---- decide (consumer) ------------------------------------------------------------------------------------
+    def consumer(self) -> Consumer:
+        return Consumer(CONSUMER, self.on_event, kinds={"StockChanged"}, accepts=available_moved)
+
+    def on_event(self, conn: Connection, event: Event) -> None:
+        if not self.pushers or not available_moved(event):
+            return
+        sku_id = conn.execute(select(skus.c.id).where(skus.c.sku == event.sku)).scalar_one_or_none()
+        if sku_id is None:
+            return
+        for channel in store.pushable_channels(conn, self.pushers):
+            if event.location in channel["feeds"] and store.is_listed(conn, channel["name"], sku_id):
+                self.request(conn, channel, sku_id, event.sku)
+
+    def request(self, conn: Connection, channel: Mapping[str, Any], sku_id: int, sku: str, *,
+                force: bool = False) -> int | None:
+        """Count a change for (channel, SKU) and queue a push unless one is queued. Returns the outbox id, if any.
+
+        force: push every line even where the channel acknowledged the same value before (reconcile --fix: the
+        channel drifted behind our back)."""
+        now = self.ctx.clock.now()
+        noted = store.note_change(conn, channel["id"], sku_id, now)
+        if noted is None:
+            return None
+        generation, last_pushed_at = noted
+        # The first change after a quiet spell goes at once; within the window of the last push it waits for the
+        # window's end, so a burst is one push per window, each with the newest value read at sending time.
+        window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
+        due = max(now, last_pushed_at + window) if last_pushed_at is not None and not force else now
+        return self._enqueue(conn, channel["id"], channel["name"], sku_id, sku, generation, now, force=force,
+                             available_at=due)
+
+    def _enqueue(self, conn: Connection, channel_id: int, channel: str, sku_id: int, sku: str, generation: int,
+                 now: datetime, *, force: bool = False, available_at: datetime | None = None) -> int | None:
+        payload = {"channel_id": channel_id, "channel": channel, "sku_id": sku_id, "sku": sku, "force": force}
+        return outbox.enqueue(conn, TOPIC, payload, push_key(channel, sku, generation, suffix=":fix" if force else ""),
+                              now, self.ctx.settings.channel_push_max_attempts, available_at=available_at)
+
+    # ---- what a push would set --------------------------------------------------------------------------------
+    def plan(self, channel_id: int, sku_id: int, *, force: bool = False) -> dict[str, Any]:
+        """The lines a push would send now, read in one snapshot with the coalescing generation they reflect."""
+        with self.ctx.db.read() as conn:
+            return self._plan(conn, channel_id, sku_id, force=force)
+
+    def _plan(self, conn: Connection, channel_id: int, sku_id: int, *, force: bool) -> dict[str, Any]:
+        generation = store.generation(conn, channel_id, sku_id)  # read first: the values below are at least as new
+        channel = channel_store.channel_by_id(conn, channel_id)
+        sku = conn.execute(select(skus.c.sku).where(skus.c.id == sku_id)).scalar_one()
+        plan: dict[str, Any] = {"generation": generation, "channel": channel, "sku": sku, "lines": [], "skipped": []}
+        pusher = self.pushers.get(channel["kind"])
+        if pusher is None or not channel["active"]:
+            plan["skipped"].append("channel inactive or no pusher for its kind")
+            return plan
+        item_ids = store.listing_ids(conn, channel["name"], sku_id)
+        for group in store.location_groups(conn, channel):
+            available = store.available_at(conn, sku_id, group.location_codes)
+            quantity = available_to_sell(available, channel["buffer"], channel["buffer_percent"])
+            line = PushLine(sku=sku, quantity=quantity, item_ids=item_ids, location_id=group.external_id)
+            try:
+                key = pusher.item_key(line)
+            except PushRejected as exc:
+                plan["skipped"].append(str(exc))
+                continue
+            previous = store.confirmed_value(conn, channel_id, key)
+            entry = {"item_key": key, "quantity": quantity, "previous": previous, "available": available,
+                     "locations": list(group.location_codes), "location_id": group.external_id}
+            if previous == quantity and not force:
+                plan["skipped"].append(f"{key}: unchanged at {quantity}")
+                continue
+            plan["lines"].append((PushLine(sku=sku, quantity=quantity, item_ids=item_ids,
+                                           location_id=group.external_id, previous=previous), entry))
+        return plan
+
+    # ---- send (outbox handler) ----------------------------------------------------------------------------------
+    def deliver(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        channel_id, sku_id = int(payload["channel_id"]), int(payload["sku_id"])
+        plan = self.plan(channel_id, sku_id, force=bool(payload.get("force")))
+        result: dict[str, Any] = {"channel_id": channel_id, "sku_id": sku_id, "sku": plan["sku"],
+                                  "channel": plan["channel"]["name"], "generation": plan["generation"],
+                                  "lines": [entry for _, entry in plan["lines"]], "skipped": plan["skipped"]}
+        if not plan["lines"]:
+            return result
+        now = self.ctx.clock.now()
+
+        def intent(conn: Connection) -> None:  # before sending: the echo of this push must be recognised
+            for _, entry in plan["lines"]:
+                channel_store.record_push(conn, channel_id, entry["item_key"], entry["quantity"], now)
+
+        self.ctx.db.write(intent)
+        pusher = self.pushers[plan["channel"]["kind"]]
+        pushed: PushResult = pusher.push(account_of(plan["channel"]), [line for line, _ in plan["lines"]],
+                                         idempotency_key)
+        result["notes"] = dict(pushed.notes)
+        return result
+
+    # ---- finish (outcome hook) ----------------------------------------------------------------------------------
+    def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+                  result: Any = None) -> None:
+        channel_id, sku_id = int(payload["channel_id"]), int(payload["sku_id"])
+        if not isinstance(result, dict):  # recorded without the handler's result: assume changes are still unsent
+            result = {"generation": 0, "lines": []}
+        lines = result.get("lines") or []
+        for entry in lines:
+            store.confirm_push(conn, channel_id, entry["item_key"], int(entry["quantity"]), now)
+        if lines:
+            settings = self.ctx.settings
+            decisions.record(
+                conn, str(payload["sku"]), DECISION,
+                {"channel": payload["channel"], "generation": result["generation"], "lines": lines,
+                 "skipped": result.get("skipped", []), "outbox_key": idempotency_key},
+                [], {"set": {e["item_key"]: e["quantity"] for e in lines}, "notes": result.get("notes", {})},
+                "; ".join(f"{payload['channel']} {e['item_key']}: {e['previous']} -> {e['quantity']} "
+                          f"(available {e['available']} at {'+'.join(e['locations'])})" for e in lines)
+                + f"; buffer per channel settings, window {settings.channel_push_window_seconds:g}s",
+                now,
+            )
+        follow_up = store.finish_push(conn, channel_id, sku_id, int(result["generation"]), bool(lines), now)
+        if follow_up is not None:  # changes arrived while this push was out: one more, after the window
+            window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
+            queued = self._enqueue(conn, channel_id, str(payload["channel"]), sku_id, str(payload["sku"]), follow_up,
+                                   now, available_at=now + window)
+            if queued is None:  # that generation's key exists already: never leave the row queued with no push
+                store.give_up(conn, channel_id, sku_id, now)
+
+    def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
+             now: datetime) -> None:
+        store.give_up(conn, int(payload["channel_id"]), int(payload["sku_id"]), now)
+        decisions.record(conn, str(payload["sku"]), DECISION,
+                         {"channel": payload["channel"], "outbox_key": idempotency_key, "error": error}, [], None,
+                         f"gave up pushing to {payload['channel']}: {error[:300]}; the next change queues a new push",
+                         now)

@@ -1,0 +1,48 @@
+"""Set-up shared by the outbound push tests: a store with a listed SKU, and reads of the push bookkeeping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from stockpilot.adapters.db.tables import channel_push_state, channel_pushes, outbox
+from stockpilot.bootstrap import Stockpilot
+from stockpilot.runtime import decisions
+from stockpilot.services.channel_push import TOPIC
+from tests.integration.helpers import stock
+
+
+def shop(sp: Stockpilot, name: str = "shop", *, sku: str = "TEE", item: str = "4411", kind: str = "shopify",
+         **channel: Any) -> dict[str, Any]:
+    """A channel `name` (a Shopify store unless told) with `sku` listed as inventory item `item`."""
+    extra = {"shop_domain": f"{name}.myshopify.com"} if kind == "shopify" else {}
+    added = sp.channels.add(kind, name, secret=f"{name}-secret", **{**extra, **channel})
+    sp.catalog.map_listing(name, item, sku, role="inventory_item")
+    return added
+
+
+def seeded(sp: Stockpilot, sku: str = "TEE", on_hand: int = 10, **fields: Any) -> None:
+    stock(sp, sku, {"WH": on_hand}, **fields)
+
+
+def push_rows(sp: Stockpilot) -> list[dict[str, Any]]:
+    with sp.db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(outbox).where(outbox.c.topic == TOPIC)
+                                                       .order_by(outbox.c.id))]
+
+
+def pushed_values(sp: Stockpilot) -> dict[str, tuple[int, int | None]]:
+    """item key -> (value written before sending, value the channel acknowledged)."""
+    with sp.db.read() as conn:
+        return {r.item_key: (r.value, r.confirmed_value) for r in conn.execute(select(channel_pushes))}
+
+
+def push_state(sp: Stockpilot) -> list[dict[str, Any]]:
+    with sp.db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(channel_push_state))]
+
+
+def push_decisions(sp: Stockpilot, sku: str = "TEE") -> list[Any]:
+    with sp.db.read() as conn:
+        return [d for d in decisions.list_for(conn, sku, limit=10_000) if d.kind == "channel_push"]
