@@ -16,6 +16,7 @@ from stockpilot.domain.errors import StockpilotError
 from stockpilot.entrypoints.cli import channel_commands, purchasing_commands, runtime_commands
 from stockpilot.entrypoints.cli.ads_commands import ads_app
 from stockpilot.entrypoints.cli.import_command import import_command
+from stockpilot.entrypoints.cli.simulate_command import simulate_command
 from stockpilot.entrypoints.cli.user_commands import user_app
 
 app = typer.Typer(help="Stockpilot: one real-time truth of sellable stock.", no_args_is_help=True)
@@ -117,6 +118,7 @@ def check() -> None:
 
 
 app.command("import")(import_command)
+app.command("simulate")(simulate_command)  # issue 8: the replay simulator
 app.command("worker")(runtime_commands.worker)
 app.add_typer(runtime_commands.outbox_app, name="outbox")
 app.add_typer(runtime_commands.timers_app, name="timers")
