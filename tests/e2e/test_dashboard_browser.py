@@ -124,7 +124,7 @@ def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
     page.get_by_role("link", name=review["number"]).click()
     assert "needs review" in page.locator("[data-po-status]").inner_text()
     page.get_by_label("Quantity of GADGET-1").fill("10")
-    page.get_by_label("Supplier").select_option("ACME")
+    page.get_by_label("Supplier", exact=True).select_option("ACME")
     _shot(page, "04-po-review")
     page.get_by_role("button", name="Approve and send").click()
     assert "approved and sent to ACME" in page.get_by_role("status").first.inner_text()

@@ -129,7 +129,7 @@ def test_every_post_form_on_every_page_carries_the_session_token(app, signed_in,
     routes = _post_routes(signed_in)
     number = values["number"]
     pages = ["/", "/inventory", "/inventory/TEE", "/purchase-orders", f"/purchase-orders/{number}", "/suppliers",
-             "/automations"]
+             "/suppliers/ACME", "/automations"]
     seen = set()
     for path in pages:
         html = signed_in.get(path)

@@ -16,6 +16,7 @@ from stockpilot.runtime import outbox
 from stockpilot.services.catalog import describe_sku
 from stockpilot.services.context import Context
 from stockpilot.services.plan import PlanService
+from stockpilot.services.planning import SETTING_FIELDS, policy_row
 from stockpilot.services.purchase_orders import summarise
 from stockpilot.services.sku_history import daily_history
 
@@ -76,7 +77,10 @@ class DashboardService:
             log = dashboard_store.recent_decisions(conn, subject=sku, limit=30)
             offers = supplier_store.offers_for_sku(conn, row["id"])
             pos, _ = dashboard_store.latest_pos_for_sku(conn, row["id"], limit=20)
-        return {"sku": described, "forecast": forecast, "history": history, "ledger": ledger,
+            settings = {k: v for k, v in policy_row(conn, row["id"]).items() if k in SETTING_FIELDS}
+        return {"sku": described, "settings": settings, "default_service_level": self.ctx.settings.service_level,
+                "default_cover_days": self.ctx.settings.target_cover_days, "forecast": forecast, "history": history,
+                "ledger": ledger,
                 "ledger_next": ledger[-1]["id"] if len(ledger) == PAGE_SIZE else None, "decisions": log,
                 "offers": offers, "purchase_orders": [summarise(p) for p in pos]}
 

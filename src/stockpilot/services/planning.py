@@ -24,23 +24,7 @@ class PlanningSettings:
     def set_policy(self, sku: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Change a SKU's planning settings; a field given as None is cleared (e.g. manual min/max removed)."""
         values = validate_settings(fields)
-
-        def work(conn: Connection) -> dict[str, Any]:
-            ref = require_sku(conn, sku)
-            now = self.ctx.clock.now()
-            conn.execute(insert_or_ignore(conn, sku_policies)
-                         .values(sku_id=ref.id, policy="stockpilot", updated_at=now).on_conflict_do_nothing())
-            merged = {**policy_row(conn, ref.id), **values}
-            if (merged.get("manual_min") is None) != (merged.get("manual_max") is None):
-                raise ValidationFailed("manual_min and manual_max go together: give both, or clear both")
-            if merged.get("manual_min") is not None and merged["manual_min"] > merged["manual_max"]:
-                raise ValidationFailed(f"manual_min {merged['manual_min']} is above manual_max {merged['manual_max']}")
-            conn.execute(update(sku_policies).where(sku_policies.c.sku_id == ref.id).values(updated_at=now, **values))
-            row = policy_row(conn, ref.id)
-            return {"sku": sku, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()
-                                   if k != "sku_id"}}
-
-        return self.ctx.db.write(work)
+        return self.ctx.db.write(lambda conn: apply_settings(conn, sku, values, self.ctx.clock.now()))
 
 
     def add_event(self, name: str, starts_on: str, ends_on: str, multiplier: float,
@@ -83,6 +67,22 @@ class PlanningSettings:
                 raise NotFound(f"unknown planned event {event_id}")
 
         self.ctx.db.write(work)
+
+
+def apply_settings(conn: Connection, sku: str, values: dict[str, Any], now: Any) -> dict[str, Any]:
+    """Store validated settings for a SKU inside the caller's transaction; returns its policy row."""
+    ref = require_sku(conn, sku)
+    conn.execute(insert_or_ignore(conn, sku_policies)
+                 .values(sku_id=ref.id, policy="stockpilot", updated_at=now).on_conflict_do_nothing())
+    merged = {**policy_row(conn, ref.id), **values}
+    if (merged.get("manual_min") is None) != (merged.get("manual_max") is None):
+        raise ValidationFailed("manual_min and manual_max go together: give both, or clear both")
+    if merged.get("manual_min") is not None and merged["manual_min"] > merged["manual_max"]:
+        raise ValidationFailed(f"manual_min {merged['manual_min']} is above manual_max {merged['manual_max']}")
+    conn.execute(update(sku_policies).where(sku_policies.c.sku_id == ref.id).values(updated_at=now, **values))
+    row = policy_row(conn, ref.id)
+    return {"sku": sku, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()
+                           if k != "sku_id"}}
 
 
 def policy_row(conn: Connection, sku_id: int) -> dict[str, Any]:

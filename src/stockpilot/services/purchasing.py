@@ -68,27 +68,39 @@ class PurchasingService:
 
     # ---- the review queue --------------------------------------------------------------------------------------
     def approve(self, ref: str | int, *, supplier: str | None = None, quantities: dict[str, int] | None = None,
-                note: str | None = None) -> dict[str, Any]:
-        """Send a PO in review, optionally after changing its supplier and quantities (a person's edit)."""
+                note: str | None = None, by: str | None = None) -> dict[str, Any]:
+        """Send a PO in review, optionally after changing its supplier and quantities (a person's edit).
+        `by` names the person (dashboard user or token) in the decision log."""
         def act(conn: Connection, row: dict[str, Any], now: datetime) -> None:
-            self._edit(conn, row, supplier, quantities, now)
+            changes = self._edit(conn, row, supplier, quantities, now)
             self.pos.send(conn, row["id"], now)
-            decisions.record(conn, row["number"], "review", {"supplier": supplier, "quantities": quantities},
-                             [], {"action": "approve"}, note or "approved by a person", now)
+            who = f"approved by {by}" if by else "approved by a person"
+            decisions.record(conn, row["number"], "review", {"supplier": supplier, "quantities": quantities,
+                                                             "changes": changes, "by": by},
+                             [], {"action": "approve"}, note or (who + (f" after editing: {changes}" if changes
+                                                                         else "")), now)
 
         return self._review(ref, "approved", act)
 
     def edit(self, ref: str | int, *, supplier: str | None = None,
-             quantities: dict[str, int] | None = None) -> dict[str, Any]:
-        return self._review(ref, "edited", lambda conn, row, now: self._edit(conn, row, supplier, quantities, now))
+             quantities: dict[str, int] | None = None, by: str | None = None) -> dict[str, Any]:
+        def act(conn: Connection, row: dict[str, Any], now: datetime) -> None:
+            changes = self._edit(conn, row, supplier, quantities, now)
+            if changes:
+                decisions.record(conn, row["number"], "review", {"supplier": supplier, "quantities": quantities,
+                                                                 "changes": changes, "by": by},
+                                 [], {"action": "edit"}, f"edited by {by or 'a person'}: {changes}", now)
 
-    def reject(self, ref: str | int, reason: str) -> dict[str, Any]:
+        return self._review(ref, "edited", act)
+
+    def reject(self, ref: str | int, reason: str, *, by: str | None = None) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise ValidationFailed("a rejection needs a reason")
 
         def act(conn: Connection, row: dict[str, Any], now: datetime) -> None:
             self.pos.cancel(conn, row["id"], f"rejected: {reason.strip()}", now, tell_supplier=False)
-            decisions.record(conn, row["number"], "review", {}, [], {"action": "reject"}, reason.strip(), now)
+            decisions.record(conn, row["number"], "review", {"by": by} if by else {}, [], {"action": "reject"},
+                             reason.strip() + (f" (rejected by {by})" if by else ""), now)
 
         return self._review(ref, "rejected", act)
 
@@ -107,8 +119,11 @@ class PurchasingService:
         return self.ctx.db.write(work)
 
     def _edit(self, conn: Connection, row: dict[str, Any], supplier: str | None,
-              quantities: dict[str, int] | None, now: datetime) -> None:
+              quantities: dict[str, int] | None, now: datetime) -> str:
+        """Apply a person's changes; returns them in words ("TEE 3 -> 12, supplier -> ACME"), "" for none."""
         lines = {ln["sku"]: ln for ln in po_store.lines(conn, row["id"])}
+        words = [f"{sku} {lines[sku]['quantity']} -> {q}" for sku, q in (quantities or {}).items()
+                 if sku in lines and lines[sku]["quantity"] != q]
         for sku, quantity in (quantities or {}).items():
             if sku not in lines:
                 raise ValidationFailed(f"{sku} is not on {row['number']}")
@@ -131,6 +146,7 @@ class PurchasingService:
             po_store.history(conn, row["id"], row["status"], row["revision"],
                              "edited: " + ", ".join([*(f"{s}={q}" for s, q in (quantities or {}).items()),
                                                      *([f"supplier={supplier}"] if supplier else [])]), now)
+        return ", ".join([*words, *([f"supplier -> {supplier}"] if supplier else [])])
 
     # ---- acknowledgements and receipts ------------------------------------------------------------------------
     def acknowledge(self, ref: str | int, *, via: str = "api", supplier_reference: str | None = None,

@@ -81,6 +81,16 @@ def latest_pos(conn: Connection, *, status: str | None, offset: int,
     return [dict(r._mapping) for r in conn.execute(stmt)], total
 
 
+def latest_pos_of_supplier(conn: Connection, supplier_code: str, *, limit: int) -> list[dict[str, Any]]:
+    """A supplier's purchase orders, newest first, with supplier and ship-to codes."""
+    po = purchase_orders
+    stmt = (select(po, suppliers.c.code.label("supplier"), locations.c.code.label("location"))
+            .join(suppliers, suppliers.c.id == po.c.supplier_id)
+            .join(locations, locations.c.id == po.c.location_id)
+            .where(suppliers.c.code == supplier_code).order_by(po.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
 def count_pos(conn: Connection, status: str) -> int:
     return conn.execute(select(func.count()).where(purchase_orders.c.status == status)).scalar_one()
 

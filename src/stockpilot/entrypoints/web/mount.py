@@ -5,13 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from stockpilot.entrypoints.web import auth_pages, automation_pages, pages, po_pages
+from stockpilot.entrypoints.web import (
+    auth_pages,
+    automation_pages,
+    pages,
+    po_pages,
+    policy_pages,
+    supplier_pages,
+)
 from stockpilot.entrypoints.web.guard import FormRejected, SignInRequired, on_form_rejected, on_sign_in_required
 from stockpilot.entrypoints.web.render import HERE
 
 
 def install_dashboard(app: FastAPI) -> None:
-    for module in (auth_pages, pages, po_pages, automation_pages):
+    for module in (auth_pages, pages, po_pages, policy_pages, supplier_pages, automation_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)

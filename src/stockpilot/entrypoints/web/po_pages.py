@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from stockpilot.domain.errors import NotFound, StockpilotError
 from stockpilot.domain.purchasing import POStatus
@@ -15,6 +15,7 @@ from stockpilot.entrypoints.web.guard import Form, current_session, posted_form,
 from stockpilot.entrypoints.web.pages import dashboard
 from stockpilot.entrypoints.web.render import page, redirect
 from stockpilot.entrypoints.web.session import Session
+from stockpilot.services.po_documents import PODocuments
 
 router = APIRouter(include_in_schema=False)
 STATUSES = [s.value for s in POStatus]
@@ -37,7 +38,21 @@ def po_detail(request: Request, number: str, session: Session = Depends(current_
         return page(request, "not_found.html", {"what": exc.detail}, session, status_code=404)
     suppliers = [s for s in sp.suppliers.list() if s.get("active", True)]
     return page(request, "po.html", {"po": po, "suppliers": suppliers, "receipt_key": secrets.token_urlsafe(12),
-                                     "locations": sp.catalog.list_locations()}, session)
+                                     "locations": sp.catalog.list_locations(),
+                                     "documents": PODocuments(sp.ctx).sent(number),
+                                     "today": sp.ctx.clock.now().date()}, session)
+
+
+@router.get("/purchase-orders/{number}/documents/r{revision}-{kind}.pdf")
+def po_pdf(request: Request, number: str, revision: int, kind: str,
+           session: Session = Depends(current_session)) -> Response:
+    """The PDF of a document the supplier was sent (the email attachment, byte for byte)."""
+    try:
+        name, data = PODocuments(stockpilot(request).ctx).pdf(number, revision, kind)
+    except NotFound as exc:
+        return PlainTextResponse(exc.detail, status_code=404)
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private"})
 
 
 def _quantities(form: Form, *, skip_blank: bool) -> dict[str, int]:
@@ -66,6 +81,7 @@ def _changed(po: dict[str, Any], quantities: dict[str, int]) -> dict[str, int]:
 
 def _act(request: Request, number: str, action: str, form: Form) -> Response:
     sp = stockpilot(request)
+    by = form.session.who or None
     back = f"/purchase-orders/{quote(number)}"
     try:
         if action in ("approve", "edit"):
@@ -76,14 +92,14 @@ def _act(request: Request, number: str, action: str, form: Form) -> Response:
                 supplier = None
             if action == "approve":
                 result = sp.purchasing.approve(number, supplier=supplier, quantities=quantities,
-                                               note=form.one("note") or None)
+                                               note=form.one("note") or None, by=by)
                 return redirect(request, back, ok=f"{result['number']} approved and sent to {result['supplier']}.")
             if not quantities and not supplier:
                 return redirect(request, back, ok="Nothing changed.")
-            sp.purchasing.edit(number, supplier=supplier, quantities=quantities)
+            sp.purchasing.edit(number, supplier=supplier, quantities=quantities, by=by)
             return redirect(request, back, ok="Draft saved.")
         if action == "reject":
-            result = sp.purchasing.reject(number, form.one("reason"))
+            result = sp.purchasing.reject(number, form.one("reason"), by=by)
             return redirect(request, back, ok=f"{result['number']} rejected.")
         quantities = _quantities(form, skip_blank=True)
         extra_sku, extra_qty = form.one("extra_sku").upper(), form.one("extra_qty")
