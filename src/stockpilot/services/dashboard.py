@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from stockpilot.adapters.db import dashboard_store, supplier_store
-from stockpilot.adapters.db.catalog_store import levels_by_location, sku_row
+from stockpilot.adapters.db.catalog_store import levels_by_location, list_locations, sku_row
 from stockpilot.domain.errors import NotFound
 from stockpilot.domain.purchasing import POStatus
 from stockpilot.runtime import outbox
 from stockpilot.services.catalog import describe_sku
+from stockpilot.services.channel_ats import channel_ats
 from stockpilot.services.context import Context
 from stockpilot.services.plan import PlanService
 from stockpilot.services.planning import SETTING_FIELDS, policy_row
@@ -52,16 +53,23 @@ class DashboardService:
                 "outbox_dead": o["outbox"]["counts"]["dead"], "outbox_due": o["outbox"]["due"],
                 "alerts": o["alert_count"]}
 
-    def inventory(self, *, query: str = "", sort: str = "sku", descending: bool = False,
-                  page: int = 1) -> dict[str, Any]:
+    def inventory(self, *, query: str = "", sort: str = "sku", descending: bool = False, page: int = 1,
+                  location: str = "") -> dict[str, Any]:
         page = max(1, page)
         sort = sort if sort in dashboard_store.SKU_SORTS else "sku"
         with self.ctx.db.read() as conn:
+            places = [loc["code"] for loc in list_locations(conn)]
+            location = location if location in places else ""
             rows, total = dashboard_store.search_skus(conn, query=query.strip(), sort=sort, descending=descending,
-                                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                                      offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                                                      location=location or None)
+            channels, ats = channel_ats(conn, [r["id"] for r in rows])
+        for r in rows:
+            r["ats"] = ats.get(r["id"], {})
         pages = max(1, math.ceil(total / PAGE_SIZE))
         return {"rows": rows, "total": total, "page": min(page, pages), "pages": pages, "query": query.strip(),
-                "sort": sort, "descending": descending}
+                "sort": sort, "descending": descending, "location": location, "locations": places,
+                "channels": channels}
 
     def sku(self, sku: str, *, before: int | None = None) -> dict[str, Any]:
         forecast = next(iter(self.plan.view(horizon_days=RISK_DAYS, sku=sku, limit=1)), None)
@@ -78,7 +86,9 @@ class DashboardService:
             offers = supplier_store.offers_for_sku(conn, row["id"])
             pos, _ = dashboard_store.latest_pos_for_sku(conn, row["id"], limit=20)
             settings = {k: v for k, v in policy_row(conn, row["id"]).items() if k in SETTING_FIELDS}
-        return {"sku": described, "settings": settings, "default_service_level": self.ctx.settings.service_level,
+            channels, ats = channel_ats(conn, [row["id"]])
+        return {"sku": described, "settings": settings, "channels": channels, "ats": ats.get(row["id"], {}),
+                "default_service_level": self.ctx.settings.service_level,
                 "default_cover_days": self.ctx.settings.target_cover_days, "forecast": forecast, "history": history,
                 "ledger": ledger,
                 "ledger_next": ledger[-1]["id"] if len(ledger) == PAGE_SIZE else None, "decisions": log,

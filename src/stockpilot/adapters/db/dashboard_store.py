@@ -21,6 +21,7 @@ from stockpilot.adapters.db.tables import (
     purchase_order_lines,
     purchase_orders,
     skus,
+    stock_levels,
     suppliers,
 )
 
@@ -32,19 +33,29 @@ SKU_SORTS: dict[str, Any] = {
 
 
 def search_skus(conn: Connection, *, query: str, sort: str, descending: bool, offset: int,
-                limit: int) -> tuple[list[dict[str, Any]], int]:
-    """A page of SKUs (totals over locations) matching `query` in the SKU code, title or barcode; and the count."""
+                limit: int, location: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of SKUs matching `query` in the SKU code, title or barcode; and the count. Figures are totals over
+    locations, or one location's (then only SKUs with a level row there)."""
     where = []
     if query:
         pattern = f"%{query.lower()}%"
         where.append(or_(func.lower(skus.c.sku).like(pattern), func.lower(skus.c.title).like(pattern),
                          func.lower(func.coalesce(skus.c.barcode, "")).like(pattern)))
-    column = SKU_SORTS.get(sort, skus.c.sku)
+    source: Any = skus
+    figures: Any = skus
+    if location:
+        source = skus.join(stock_levels, stock_levels.c.sku_id == skus.c.id).join(
+            locations, (locations.c.id == stock_levels.c.location_id) & (locations.c.code == location))
+        figures = stock_levels
+    available = (figures.c.on_hand - figures.c.committed - figures.c.reserved).label("available")
+    sorts = {"sku": skus.c.sku, "title": skus.c.title, "available": available,
+             **{k: figures.c[k] for k in ("on_hand", "committed", "reserved", "incoming")}}
+    column = sorts.get(sort, skus.c.sku)
     order = column.desc() if descending else column.asc()
-    stmt = (select(skus.c.sku, skus.c.title, skus.c.backorder_policy, skus.c.on_hand, skus.c.committed,
-                   skus.c.reserved, AVAILABLE, skus.c.incoming)
-            .where(*where).order_by(order, skus.c.sku).offset(offset).limit(limit))
-    total = conn.execute(select(func.count()).select_from(skus).where(*where)).scalar_one()
+    stmt = (select(skus.c.id, skus.c.sku, skus.c.title, skus.c.backorder_policy, figures.c.on_hand,
+                   figures.c.committed, figures.c.reserved, available, figures.c.incoming)
+            .select_from(source).where(*where).order_by(order, skus.c.sku).offset(offset).limit(limit))
+    total = conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one()
     return [dict(r._mapping) for r in conn.execute(stmt)], total
 
 

@@ -38,8 +38,10 @@ def live_overview(request: Request, session: Session = Depends(current_session))
 
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, q: str = "", sort: str = "sku", direction: str = Query("asc", alias="dir"),
-              page_no: int = Query(1, alias="page"), session: Session = Depends(current_session)) -> Response:
-    data = dashboard(request).inventory(query=q, sort=sort, descending=direction == "desc", page=page_no)
+              page_no: int = Query(1, alias="page"), location: str = "",
+              session: Session = Depends(current_session)) -> Response:
+    data = dashboard(request).inventory(query=q, sort=sort, descending=direction == "desc", page=page_no,
+                                        location=location)
     return page(request, "inventory.html", {"inv": data}, session)
 
 
