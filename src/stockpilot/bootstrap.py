@@ -11,6 +11,7 @@ from stockpilot.adapters.system_clock import SystemClock
 from stockpilot.config import Settings
 from stockpilot.domain.clock import Clock
 from stockpilot.services.ads import AdsService
+from stockpilot.services.backorder_notices import BackorderNotices
 from stockpilot.services.catalog import CatalogService
 from stockpilot.services.channel_push import ChannelPushes
 from stockpilot.services.channels import ChannelService
@@ -52,6 +53,7 @@ class Stockpilot:
     ads: AdsService
     alerts: StaffAlerts  # staff alerts (docs/notifications.md)
     channel_pushes: ChannelPushes
+    backorders: BackorderNotices  # customer backorder notices (docs/notifications.md)
 
     @property
     def db(self) -> Database:
@@ -67,12 +69,13 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
     if migrate:
         upgrade(db)
     ctx = Context(db=db, clock=clock or SystemClock(), settings=settings)
+    orders = OrderService(ctx)
     return Stockpilot(
         ctx=ctx,
         catalog=CatalogService(ctx),
         stock=StockService(ctx),
         reservations=ReservationService(ctx),
-        orders=OrderService(ctx),
+        orders=orders,
         checker=CheckService(ctx),
         tokens=TokenService(ctx),
         suppliers=SupplierService(ctx),
@@ -87,4 +90,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         ads=AdsService(ctx),
         alerts=StaffAlerts(ctx),
         channel_pushes=ChannelPushes(ctx, default_pushers(settings)),
+        backorders=BackorderNotices(ctx, orders),
     )

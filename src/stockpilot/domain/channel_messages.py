@@ -34,6 +34,7 @@ class PlaceOrder:
     lines: tuple[ChannelLine, ...]
     updated_at: datetime | None = None
     at_channel_location: bool = False  # the channel ships it from its own stock (Amazon FBA): take it there
+    customer_email: str | None = None  # for backorder notices (adapters/channels/contact.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from stockpilot.adapters.notify.apprise_alerts import TOPIC as APPRISE_TOPIC
 from stockpilot.adapters.notify.apprise_alerts import AppriseAlerts
 from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
 from stockpilot.adapters.notify.customer_email import CustomerEmail
+from stockpilot.adapters.notify.notice_email import TOPIC as BACKORDER_TOPIC
+from stockpilot.adapters.notify.notice_email import NoticeEmail
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
 from stockpilot.adapters.notify.staff_email import StaffEmail
 from stockpilot.adapters.suppliers.document import TOPIC_EDI, TOPIC_EMAIL, TOPIC_HTTP
@@ -74,19 +76,20 @@ def automations(sp: Stockpilot) -> Automations:
         APPRISE_TOPIC: AppriseAlerts(sp.alerts.urls_by_destination, twilio_api_url=settings.twilio_api_url),
         AMAZON_POLL_TOPIC: amazon_polling,
         CHANNEL_PUSH_TOPIC: sp.channel_pushes.deliver,  # available-to-sell out to the channels
+        BACKORDER_TOPIC: mail or NoticeEmail(settings.smtp_url or "", settings.mail_from),  # customer notices
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
     # A delivery that gives up alerts staff (alert topics themselves excluded: an alert about a failed alert loops).
     dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
-                   for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC)}
+                   for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC)}
     return Automations(
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
                         **sp.ads.timer_handlers(), **sp.alerts.timer_handlers(),
                         **amazon_polling.timer_handlers()},
         consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer(),
-                   sp.channel_pushes.consumer()],
+                   sp.channel_pushes.consumer(), sp.backorders.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
                   CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),

@@ -67,7 +67,8 @@ class ChannelOrders:
             lines = [RequestedLine(resolve_sku(conn, channel["name"], line), line.quantity, location)
                      for line in command.lines]
         try:
-            placed, _created = self.orders.place(reference, lines, source=channel["name"])
+            placed, _created = self.orders.place(reference, lines, source=channel["name"],
+                                                 customer_email=command.customer_email)
         except IdempotencyConflict:  # placed meanwhile by a redelivery with other lines (an edited order)
             return {"order": reference, "placed": False}
         return {"order": reference, "placed": True, "order_id": placed["id"],

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from stockpilot.adapters.db import history_store, ledger
 from stockpilot.adapters.db import reservation_store as store
+from stockpilot.adapters.db.backorder_store import save_contact
 from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
@@ -57,9 +58,11 @@ class OrderService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def place(self, reference: str, lines: list[RequestedLine], source: str = "api"
-              ) -> tuple[dict[str, Any], bool]:
-        """Commit stock straight into an order (a sale that had no reservation). Replays return the order."""
+    def place(self, reference: str, lines: list[RequestedLine], source: str = "api", *,
+              customer_email: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Commit stock straight into an order (a sale that had no reservation). Replays return the order.
+
+        `customer_email` (from the channel payload or the API) is kept with the order for backorder notices."""
         if not isinstance(reference, str) or not reference.strip():
             raise ValidationFailed("reference is required")
         merged = merge_lines(lines)
@@ -85,6 +88,8 @@ class OrderService:
                     rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
                                  "quantity": placed.quantity})
             store.insert_order_lines(conn, order_id, rows)
+            if customer_email:  # in this transaction: the notice consumer reading its events must find it
+                save_contact(conn, order_id, customer_email)
             return describe_order(conn, order_id), True
 
         return self.ctx.db.write(work)
@@ -101,43 +106,47 @@ class OrderService:
         """Cancel every unshipped unit: committed falls, so the units are available again. Idempotent."""
         return self._close(order_id, MovementKind.CANCEL)
 
-    def _close(self, order_id: int, kind: MovementKind) -> dict[str, Any]:
-        def work(conn: Connection) -> dict[str, Any]:
-            now = self.ctx.clock.now()
-            header = store.order_header(conn, order_id=order_id, for_update=True)
-            if header is None:
-                raise NotFound(f"unknown order {order_id}")
-            if header["status"] != OrderStatus.OPEN:
-                if (header["status"], kind) in ((OrderStatus.FULFILLED, MovementKind.FULFIL),
-                                                (OrderStatus.CANCELLED, MovementKind.CANCEL)):
-                    return describe_order(conn, order_id)
-                raise Conflict(f"order {order_id} is {header['status']}")
-            # Claim the transition first: a concurrent close of the same order waits here, then sees it done.
-            target = OrderStatus.FULFILLED if kind is MovementKind.FULFIL else OrderStatus.CANCELLED
-            if not store.transition_order(conn, order_id, OrderStatus.OPEN, target, now):
-                return self._close_after_race(conn, order_id, target)
-            for line in store.order_line_rows(conn, order_id):
-                open_units = line["quantity"] - line["fulfilled"] - line["cancelled"]
-                if open_units <= 0:
-                    continue
-                delta = (Delta(on_hand=-open_units, committed=-open_units) if kind is MovementKind.FULFIL
-                         else Delta(committed=-open_units))
-                applied = ledger.apply(
-                    conn, sku=store.line_sku_ref(line), location=store.line_location_ref(line), kind=kind,
-                    delta=delta, floor=None, source=header["source"], reference=header["reference"],
-                    idempotency_key=f"order:{order_id}:{kind.value}:{line['id']}", now=now,
-                )
-                if applied is None:
-                    level = ledger.read_level(conn, line["sku_id"], line["location_id"])
-                    raise Conflict(
-                        f"cannot fulfil {open_units} of {line['sku']} at {line['location']}: "
-                        f"only {level.on_hand if level else 0} on hand (backordered)"
-                    )
-                column = "fulfilled" if kind is MovementKind.FULFIL else "cancelled"
-                store.update_order_line(conn, line["id"], **{column: line[column] + open_units})
-            return describe_order(conn, order_id)
+    def cancel_in(self, conn: Connection, order_id: int) -> dict[str, Any]:
+        """cancel() inside the caller's transaction (a use case that records its own facts with the cancel)."""
+        return self._close_in(conn, order_id, MovementKind.CANCEL)
 
-        return self.ctx.db.write(work)
+    def _close(self, order_id: int, kind: MovementKind) -> dict[str, Any]:
+        return self.ctx.db.write(lambda conn: self._close_in(conn, order_id, kind))
+
+    def _close_in(self, conn: Connection, order_id: int, kind: MovementKind) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        header = store.order_header(conn, order_id=order_id, for_update=True)
+        if header is None:
+            raise NotFound(f"unknown order {order_id}")
+        if header["status"] != OrderStatus.OPEN:
+            if (header["status"], kind) in ((OrderStatus.FULFILLED, MovementKind.FULFIL),
+                                            (OrderStatus.CANCELLED, MovementKind.CANCEL)):
+                return describe_order(conn, order_id)
+            raise Conflict(f"order {order_id} is {header['status']}")
+        # Claim the transition first: a concurrent close of the same order waits here, then sees it done.
+        target = OrderStatus.FULFILLED if kind is MovementKind.FULFIL else OrderStatus.CANCELLED
+        if not store.transition_order(conn, order_id, OrderStatus.OPEN, target, now):
+            return self._close_after_race(conn, order_id, target)
+        for line in store.order_line_rows(conn, order_id):
+            open_units = line["quantity"] - line["fulfilled"] - line["cancelled"]
+            if open_units <= 0:
+                continue
+            delta = (Delta(on_hand=-open_units, committed=-open_units) if kind is MovementKind.FULFIL
+                     else Delta(committed=-open_units))
+            applied = ledger.apply(
+                conn, sku=store.line_sku_ref(line), location=store.line_location_ref(line), kind=kind,
+                delta=delta, floor=None, source=header["source"], reference=header["reference"],
+                idempotency_key=f"order:{order_id}:{kind.value}:{line['id']}", now=now,
+            )
+            if applied is None:
+                level = ledger.read_level(conn, line["sku_id"], line["location_id"])
+                raise Conflict(
+                    f"cannot fulfil {open_units} of {line['sku']} at {line['location']}: "
+                    f"only {level.on_hand if level else 0} on hand (backordered)"
+                )
+            column = "fulfilled" if kind is MovementKind.FULFIL else "cancelled"
+            store.update_order_line(conn, line["id"], **{column: line[column] + open_units})
+        return describe_order(conn, order_id)
 
     def _close_after_race(self, conn: Connection, order_id: int, target: OrderStatus) -> dict[str, Any]:
         header = store.order_header(conn, order_id=order_id)

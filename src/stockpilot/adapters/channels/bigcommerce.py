@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from stockpilot.adapters.channels.contact import customer_email
 from stockpilot.adapters.channels.payload import field, identifier, integer, optional_timestamp, text_or_none
 from stockpilot.domain.channel_messages import (
     CancelOrder,
@@ -55,7 +56,7 @@ def parse(scope: str, order: dict[str, Any], products: list[dict[str, Any]]) -> 
     lines = tuple(line for line in (_line(p) for p in products) if line)
     if not lines:
         return [NoEffect("the order has no stocked lines")]
-    place = PlaceOrder(order_id, lines, updated_at)
+    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing_address.email"))
     return [place, FulfilOrder(order_id, updated_at)] if status in (SHIPPED, COMPLETED) else [place]
 
 

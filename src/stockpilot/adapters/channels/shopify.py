@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stockpilot.adapters.channels.contact import customer_email
 from stockpilot.adapters.channels.payload import (
     field,
     identifier,
@@ -67,7 +68,8 @@ def _place(order: dict[str, Any]) -> PlaceOrder | NoEffect:
     lines = tuple(line for line in (_line(item) for item in object_list(order, "line_items")) if line)
     if not lines:
         return NoEffect("the order has no stocked lines")
-    return PlaceOrder(order_id, lines, optional_timestamp(order.get("updated_at"), "updated_at"))
+    return PlaceOrder(order_id, lines, optional_timestamp(order.get("updated_at"), "updated_at"),
+                      customer_email=customer_email(order, "email", "contact_email", "customer.email"))
 
 
 def _refund(refund: dict[str, Any]) -> ReturnStock | NoEffect:

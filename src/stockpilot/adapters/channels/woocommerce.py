@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stockpilot.adapters.channels.contact import customer_email
 from stockpilot.adapters.channels.payload import identifier, integer, object_list, optional_timestamp, text_or_none
 from stockpilot.domain.channel_messages import (
     CancelOrder,
@@ -41,7 +42,7 @@ def parse(topic: str, order: dict[str, Any]) -> list[Command]:
     lines = tuple(line for line in (_line(item) for item in object_list(order, "line_items")) if line)
     if not lines:
         return [NoEffect("the order has no stocked lines")]
-    place = PlaceOrder(order_id, lines, updated_at)
+    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing.email"))
     return [place, FulfilOrder(order_id, updated_at)] if status == "completed" else [place]
 
 

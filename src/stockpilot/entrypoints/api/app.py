@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.entrypoints.api import ads_routes, channel_routes, purchasing_routes, waitlist_routes
+from stockpilot.entrypoints.api import ads_routes, backorder_routes, channel_routes, purchasing_routes, waitlist_routes
 from stockpilot.entrypoints.api import alert_routes as staff_alert_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
@@ -62,6 +62,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.include_router(waitlist_routes.router)
     app.include_router(waitlist_routes.public)  # GET /unsubscribe/{token}
     app.include_router(staff_alert_routes.router)  # PUT/GET /api/v1/skus/{sku}/tags
+    app.include_router(backorder_routes.public)  # GET/POST /backorders/cancel/{token}
     install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
     app.include_router(ads_routes.router)  # /api/v1/ads

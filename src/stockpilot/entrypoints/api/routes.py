@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from stockpilot.bootstrap import Stockpilot
 from stockpilot.domain.errors import InsufficientStock, StockpilotError
 from stockpilot.domain.reservations import RequestedLine
+from stockpilot.domain.waitlist import normalise_email
 from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
 from stockpilot.entrypoints.api.errors import error_body, error_status
@@ -169,7 +170,9 @@ def commit(reservation_id: int, request: Request, body: schemas.CommitIn | None 
 # ---- orders ------------------------------------------------------------------------------------------
 @router.post("/orders", status_code=201)
 def place_order(body: schemas.OrderIn, request: Request) -> JSONResponse:
-    order, created = _app(request).orders.place(body.reference, _lines(body.lines), body.source)
+    email = normalise_email(body.customer_email) if body.customer_email else None  # 422 if not an address
+    order, created = _app(request).orders.place(body.reference, _lines(body.lines), body.source,
+                                                customer_email=email)
     return _json(order, 201 if created else 200)
 
 

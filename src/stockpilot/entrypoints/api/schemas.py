@@ -88,6 +88,7 @@ class OrderIn(Strict):
     reference: str = Field(min_length=1, max_length=255)
     lines: list[LineIn] = Field(min_length=1)
     source: str = "api"
+    customer_email: str | None = Field(default=None, max_length=254)  # for backorder notices
 
 
 class ReturnIn(Strict):
