@@ -13,6 +13,7 @@ from stockpilot.domain.clock import Clock
 from stockpilot.services.ads import AdsService
 from stockpilot.services.backorder_notices import BackorderNotices
 from stockpilot.services.catalog import CatalogService
+from stockpilot.services.channel_locations import ChannelLocations
 from stockpilot.services.channel_push import ChannelPushes
 from stockpilot.services.channels import ChannelService
 from stockpilot.services.check import CheckService
@@ -54,6 +55,7 @@ class Stockpilot:
     alerts: StaffAlerts  # staff alerts (docs/notifications.md)
     channel_pushes: ChannelPushes
     backorders: BackorderNotices  # customer backorder notices (docs/notifications.md)
+    channel_locations: ChannelLocations  # outbound: which locations feed each channel location
 
     @property
     def db(self) -> Database:
@@ -70,6 +72,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         upgrade(db)
     ctx = Context(db=db, clock=clock or SystemClock(), settings=settings)
     orders = OrderService(ctx)
+    pushes = ChannelPushes(ctx, default_pushers(settings))  # outbound available-to-sell
     return Stockpilot(
         ctx=ctx,
         catalog=CatalogService(ctx),
@@ -89,6 +92,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         users=UserService(ctx),
         ads=AdsService(ctx),
         alerts=StaffAlerts(ctx),
-        channel_pushes=ChannelPushes(ctx, default_pushers(settings)),
+        channel_pushes=pushes,
+        channel_locations=ChannelLocations(ctx, pushes),
         backorders=BackorderNotices(ctx, orders),
     )

@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from stockpilot.adapters.channels.push import ChannelAccount, ChannelPusher, PushLine, PushRejected, PushResult
+from stockpilot.adapters.db import amazon_store, channel_store
 from stockpilot.adapters.db import channel_push_store as store
-from stockpilot.adapters.db import channel_store
 from stockpilot.adapters.db.tables import skus
 from stockpilot.domain.channel_stock import available_to_sell
 from stockpilot.runtime import decisions, outbox
@@ -50,11 +50,17 @@ def available_moved(event: Event) -> bool:
     return before.get("available") != after.get("available")
 
 
-def account_of(channel: Mapping[str, Any]) -> ChannelAccount:
+def account_of(channel: Mapping[str, Any], extras: Mapping[str, Any] | None = None) -> ChannelAccount:
+    """extras: the platform's own account row, if it has one (Amazon: seller, marketplace, LWA client)."""
     return ChannelAccount(name=channel["name"], kind=channel["kind"], api_url=channel["api_url"],
                           api_token=channel["api_token"], shop_domain=channel["shop_domain"],
                           site_url=channel["site_url"], store_hash=channel["store_hash"],
-                          settings={"secret": channel["secret"]})
+                          settings={"secret": channel["secret"], **(extras or {})})
+
+
+def read_account(conn: Connection, channel: Mapping[str, Any]) -> ChannelAccount:
+    extras = amazon_store.account(conn, channel["id"]) if channel["kind"] == "amazon" else None
+    return account_of(channel, extras)
 
 
 class ChannelPushes:
@@ -110,7 +116,8 @@ class ChannelPushes:
         generation = store.generation(conn, channel_id, sku_id)  # read first: the values below are at least as new
         channel = channel_store.channel_by_id(conn, channel_id)
         sku = conn.execute(select(skus.c.sku).where(skus.c.id == sku_id)).scalar_one()
-        plan: dict[str, Any] = {"generation": generation, "channel": channel, "sku": sku, "lines": [], "skipped": []}
+        plan: dict[str, Any] = {"generation": generation, "channel": channel, "sku": sku, "lines": [], "skipped": [],
+                                "unmapped": [], "account": read_account(conn, channel)}
         pusher = self.pushers.get(channel["kind"])
         if pusher is None or not channel["active"]:
             plan["skipped"].append("channel inactive or no pusher for its kind")
@@ -122,8 +129,8 @@ class ChannelPushes:
             line = PushLine(sku=sku, quantity=quantity, item_ids=item_ids, location_id=group.external_id)
             try:
                 key = pusher.item_key(line)
-            except PushRejected as exc:
-                plan["skipped"].append(str(exc))
+            except PushRejected as exc:  # a mapping is missing: said in the decision log, not guessed
+                plan["unmapped"].append(str(exc))
                 continue
             previous = store.confirmed_value(conn, channel_id, key)
             entry = {"item_key": key, "quantity": quantity, "previous": previous, "available": available,
@@ -141,7 +148,8 @@ class ChannelPushes:
         plan = self.plan(channel_id, sku_id, force=bool(payload.get("force")))
         result: dict[str, Any] = {"channel_id": channel_id, "sku_id": sku_id, "sku": plan["sku"],
                                   "channel": plan["channel"]["name"], "generation": plan["generation"],
-                                  "lines": [entry for _, entry in plan["lines"]], "skipped": plan["skipped"]}
+                                  "lines": [entry for _, entry in plan["lines"]], "skipped": plan["skipped"],
+                                  "unmapped": plan["unmapped"]}
         if not plan["lines"]:
             return result
         now = self.ctx.clock.now()
@@ -152,8 +160,7 @@ class ChannelPushes:
 
         self.ctx.db.write(intent)
         pusher = self.pushers[plan["channel"]["kind"]]
-        pushed: PushResult = pusher.push(account_of(plan["channel"]), [line for line, _ in plan["lines"]],
-                                         idempotency_key)
+        pushed: PushResult = pusher.push(plan["account"], [line for line, _ in plan["lines"]], idempotency_key)
         result["notes"] = dict(pushed.notes)
         return result
 
@@ -178,6 +185,10 @@ class ChannelPushes:
                 + f"; buffer per channel settings, window {settings.channel_push_window_seconds:g}s",
                 now,
             )
+        if result.get("unmapped"):
+            decisions.record(conn, str(payload["sku"]), DECISION,
+                             {"channel": payload["channel"], "outbox_key": idempotency_key}, [], None,
+                             f"not pushed to {payload['channel']}: " + "; ".join(result["unmapped"]), now)
         follow_up = store.finish_push(conn, channel_id, sku_id, int(result["generation"]), bool(lines), now)
         if follow_up is not None:  # changes arrived while this push was out: one more, after the window
             window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)

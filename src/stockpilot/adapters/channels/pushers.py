@@ -6,9 +6,13 @@ bootstrap.py builds the push pipeline with these; a new platform adds its pusher
 from __future__ import annotations
 
 from stockpilot.adapters.channels.push import ChannelPusher
+from stockpilot.adapters.channels.shopify_push import ShopifyPusher
 from stockpilot.config import Settings
 
 
 def default_pushers(settings: Settings) -> dict[str, ChannelPusher]:
-    pushers: dict[str, ChannelPusher] = {}
+    timeout = settings.channel_http_timeout_seconds
+    pushers: dict[str, ChannelPusher] = {
+        "shopify": ShopifyPusher(timeout),
+    }
     return pushers

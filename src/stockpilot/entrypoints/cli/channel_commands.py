@@ -34,6 +34,7 @@ def channel_add(
     api_url: Annotated[str | None, typer.Option(help="The store's API base URL.")] = None,
     api_token: Annotated[str | None, typer.Option(help="The store's API token.")] = None,
     buffer: Annotated[int, typer.Option(help="Units held back from this channel.")] = 0,
+    buffer_percent: Annotated[int, typer.Option(help="Outbound: % of available held back (the larger wins).")] = 0,
     location: Annotated[str | None, typer.Option(help="The location the channel's own counts are about.")] = None,
     seller_id: Annotated[str | None, typer.Option(help="Amazon: the seller (merchant) id.")] = None,
     marketplace_id: Annotated[str | None, typer.Option(help="Amazon: e.g. ATVPDKIKX0DER (US).")] = None,
@@ -56,7 +57,7 @@ def channel_add(
     try:
         added = sp.channels.add(kind, name, secret=secret, shop_domain=shop_domain, site_url=site_url,
                                 store_hash=store_hash, api_url=api_url, api_token=api_token, buffer=buffer,
-                                location=location, amazon=amazon or None)
+                                location=location, amazon=amazon or None, buffer_percent=buffer_percent)
     except StockpilotError as exc:
         err.print(f"error: {exc.detail}")
         raise typer.Exit(1) from None

@@ -1,0 +1,64 @@
+"""CLI for outbound pushes: `stockpilot channel location|listing` (what a push addresses) and
+`stockpilot reconcile CHANNEL [--fix]` (drift between Stockpilot's available-to-sell and the channel's counts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stockpilot.bootstrap import build
+from stockpilot.domain.errors import StockpilotError
+from stockpilot.entrypoints.cli.channel_commands import channel_app
+
+console = Console()
+err = Console(stderr=True)
+
+
+@channel_app.command("location")
+def channel_location(
+    name: Annotated[str, typer.Argument(help="The channel.")],
+    location: Annotated[str, typer.Argument(help="A Stockpilot location code that feeds the channel.")],
+    external_id: Annotated[str | None, typer.Option(help="The channel's own location id (Shopify, "
+                                                         "BigCommerce); several locations with one id are summed.")]
+    = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Stop feeding the channel from this location.")] = False,
+) -> None:
+    """Map a Stockpilot location to a channel location (outbound pushes); prints the channel's mapping."""
+    sp = build()
+    try:
+        groups = (sp.channel_locations.unmap(name, location) if remove
+                  else sp.channel_locations.map(name, location, external_id))
+    except StockpilotError as exc:
+        err.print(f"error: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        sp.close()
+    table = Table(title=f"{name}: locations pushed")
+    table.add_column("channel location")
+    table.add_column("fed by")
+    for group in groups:
+        table.add_row(group["channel_location"] or "(none)", ", ".join(group["locations"]))
+    console.print(table)
+
+
+@channel_app.command("listing")
+def channel_listing(
+    name: Annotated[str, typer.Argument(help="The channel.")],
+    external_id: Annotated[str, typer.Argument(help="The channel's id for the item.")],
+    sku: Annotated[str, typer.Argument(help="The Stockpilot SKU.")],
+    role: Annotated[str | None, typer.Option(help="What the id is: inventory_item (Shopify), product / variation "
+                                                  "(WooCommerce), product / variant (BigCommerce), ...")] = None,
+) -> None:
+    """Map a channel's item id to a SKU; a SKU listed on a channel gets its available-to-sell pushed there."""
+    sp = build()
+    try:
+        sp.catalog.map_listing(name, external_id, sku, role)
+    except StockpilotError as exc:
+        err.print(f"error: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        sp.close()
+    print(f"{name} {role or 'id'} {external_id} -> {sku}")

@@ -1,0 +1,240 @@
+"""A loopback Shopify Admin GraphQL API (2026-10) for inventory: `inventorySetQuantities` and `inventoryItem {
+inventoryLevel { quantities } }`, as the public docs give them.
+
+- POST /admin/api/2026-10/graphql.json only; `X-Shopify-Access-Token` must be the shop's token (else 401 with
+  Shopify's `{"errors": "[API] Invalid API key or access token ..."}`); the body is `{"query", "variables"}`.
+- inventorySetQuantities: `input.name` must be `available` or `on_hand`, `reason` a known reason, each quantity must
+  carry `changeFromQuantity` (null allowed: mandatory since 2026-04, else a user error), the `@idempotent(key:)`
+  directive is required (2026-04); a key replayed with the same variables returns the first answer without
+  applying again, with other variables `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`. Unknown item / location give
+  `INVALID_INVENTORY_ITEM` / `INVALID_LOCATION` user errors. The answer carries `inventoryAdjustmentGroup` with
+  `changes { name delta quantityAfterChange }`.
+- Cost-based throttle: a leaky bucket (maximumAvailable 2000, restoreRate 100/s by default) charged the request's
+  cost; every answer has `extensions.cost` with `throttleStatus`; an empty bucket answers 200 with
+  `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
+  `too_many_next(n, retry_after)` HTTP 429 with Retry-After, `fail_next(n)` 503.
+- `echo_payload(item, location)` is the REST-shaped `inventory_levels/update` webhook body Shopify sends after a
+  change (what the inbound endpoint receives).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+VERSION = "2026-10"
+REASONS = {"correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
+           "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
+           "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock", "shrinkage"}
+MUTATION_COST, QUERY_COST = 10, 2
+_ITEM = re.compile(r"^gid://shopify/InventoryItem/(\d+)$")
+_LOCATION = re.compile(r"^gid://shopify/Location/(\d+)$")
+
+
+class ShopifyAdminApi:
+    def __init__(self, *, shop: str, token: str, maximum_available: float = 2000.0, restore_rate: float = 100.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.shop, self.token = shop, token
+        self.levels: dict[tuple[str, str], int] = {}  # (item id, location id) -> available
+        self.updated_at: dict[tuple[str, str], datetime] = {}
+        self.requests: list[dict[str, Any]] = []  # every GraphQL request that passed authentication
+        self.mutations: list[dict[str, Any]] = []  # the inventorySetQuantities inputs that were applied
+        self.maximum, self.rate, self.monotonic = maximum_available, restore_rate, monotonic
+        self.available = maximum_available
+        self._last = monotonic()
+        self._idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._forced: list[tuple[str, float]] = []  # ("throttle" | "429" | "503", retry_after)
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                status, body, headers = api._answer(self.path, dict(self.headers.items()), raw)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> ShopifyAdminApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- test controls -----------------------------------------------------------------------------------------
+    def stock(self, item: str, location: str, available: int) -> None:
+        with self._lock:
+            self.levels[(item, location)] = available
+            self.updated_at[(item, location)] = datetime.now(UTC)
+
+    def throttle_next(self, n: int = 1) -> None:
+        self._forced.extend([("throttle", 0.0)] * n)
+
+    def too_many_next(self, n: int = 1, retry_after: float = 2.0) -> None:
+        self._forced.extend([("429", retry_after)] * n)
+
+    def fail_next(self, n: int = 1) -> None:
+        self._forced.extend([("503", 0.0)] * n)
+
+    def echo_payload(self, item: str, location: str) -> dict[str, Any]:
+        with self._lock:
+            return {"inventory_item_id": int(item), "location_id": int(location),
+                    "available": self.levels[(item, location)],
+                    "updated_at": self.updated_at[(item, location)].isoformat(),
+                    "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{item}?inventory_item_id={item}"}
+
+    def set_values(self) -> list[int]:
+        """The quantities applied by inventorySetQuantities, in order."""
+        with self._lock:
+            return [q["quantity"] for m in self.mutations for q in m["quantities"]]
+
+    # ---- the API -----------------------------------------------------------------------------------------------
+    def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        if path != f"/admin/api/{VERSION}/graphql.json":
+            return 404, {"errors": "Not Found"}, {}
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if lowered.get("x-shopify-access-token") != self.token:
+            return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, {}
+        if not lowered.get("content-type", "").startswith("application/json"):
+            return 415, {"errors": "Unsupported Media Type"}, {}
+        try:
+            request = json.loads(raw)
+            query, variables = request["query"], request.get("variables") or {}
+        except (ValueError, KeyError, TypeError):
+            return 400, {"errors": [{"message": "Invalid JSON in request body"}]}, {}
+        with self._lock:
+            self.requests.append({"query": query, "variables": variables})
+            if self._forced:
+                kind, retry_after = self._forced.pop(0)
+                if kind == "429":
+                    return 429, {"errors": "Exceeded 2 calls per second for api client. Reduce request rates "
+                                           "to resume uninterrupted service."}, {"Retry-After": f"{retry_after:g}"}
+                if kind == "503":
+                    return 503, {"errors": "Service Unavailable"}, {}
+                self.available = 0.0
+                self._last = self.monotonic()
+            cost = MUTATION_COST if query.lstrip().startswith("mutation") else QUERY_COST
+            self._refill()
+            if self.available < cost:
+                return 200, {"errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": self._cost(cost, None)}, {}
+            self.available -= cost
+            if "inventorySetQuantities" in query:
+                data = self._set_quantities(query, variables)
+            elif "inventoryItem(" in query:
+                data = self._read_level(variables)
+            else:
+                return 200, {"errors": [{"message": "Field is not supported by this fake",
+                                         "extensions": {"code": "undefinedField"}}]}, {}
+            return 200, {"data": data, "extensions": self._cost(cost, cost)}, {}
+
+    def _refill(self) -> None:
+        now = self.monotonic()
+        self.available = min(self.maximum, self.available + (now - self._last) * self.rate)
+        self._last = now
+
+    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
+        return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
+                         "throttleStatus": {"maximumAvailable": self.maximum,
+                                            "currentlyAvailable": int(self.available),
+                                            "restoreRate": self.rate}}}
+
+    def _set_quantities(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        directive = re.search(r"@idempotent\(\s*key:\s*\$(\w+)\s*\)", query)
+        key = variables.get(directive.group(1)) if directive else None
+        if not key:
+            return _user_errors("IDEMPOTENCY_KEY_REQUIRED" if not directive else "INVALID",
+                                "The @idempotent directive with a key is required for this mutation.", [])
+        payload = variables.get("input") or {}
+        fingerprint = json.dumps(payload, sort_keys=True)
+        if key in self._idempotency:
+            seen, answer = self._idempotency[key]
+            if seen != fingerprint:
+                return _user_errors("IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                                    "The same idempotency key cannot be used with different operation parameters.",
+                                    [])
+            return answer
+        answer = self._apply(payload)
+        self._idempotency[key] = (fingerprint, answer)
+        return answer
+
+    def _apply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("name") not in ("available", "on_hand"):
+            return _user_errors("INVALID_NAME", "The quantity name must be either 'available' or 'on_hand'.",
+                                ["input", "name"])
+        if payload.get("reason") not in REASONS:
+            return _user_errors("INVALID_REASON", "The specified reason is invalid.", ["input", "reason"])
+        changes, keys = [], []
+        for index, quantity in enumerate(payload.get("quantities") or []):
+            field = ["input", "quantities", str(index)]
+            if "changeFromQuantity" not in quantity:
+                return _user_errors("CHANGE_FROM_QUANTITY_REQUIRED",
+                                    "changeFromQuantity must be given (null opts out of the check).", field)
+            item, location = _ITEM.match(str(quantity.get("inventoryItemId"))), _LOCATION.match(
+                str(quantity.get("locationId")))
+            if item is None or not any(k[0] == item.group(1) for k in self.levels):
+                return _user_errors("INVALID_INVENTORY_ITEM", "The specified inventory item could not be found.",
+                                    [*field, "inventoryItemId"])
+            if location is None or (item.group(1), location.group(1)) not in self.levels:
+                return _user_errors("INVALID_LOCATION", "The specified location could not be found.",
+                                    [*field, "locationId"])
+            value = quantity.get("quantity")
+            if not isinstance(value, int) or value < 0:
+                return _user_errors("INVALID_QUANTITY_NEGATIVE", "The quantity can't be negative.",
+                                    [*field, "quantity"])
+            key = (item.group(1), location.group(1))
+            expected = quantity["changeFromQuantity"]
+            if expected is not None and expected != self.levels[key]:
+                return _user_errors("CHANGE_FROM_QUANTITY_STALE",
+                                    "The changeFromQuantity value does not match persisted value.", field)
+            keys.append((key, value))
+        for key, value in keys:
+            changes.append({"name": payload["name"], "delta": value - self.levels[key], "quantityAfterChange": None})
+            self.levels[key] = value
+            self.updated_at[key] = datetime.now(UTC)
+        self.mutations.append(payload)
+        return {"inventorySetQuantities": {
+            "inventoryAdjustmentGroup": {"createdAt": datetime.now(UTC).isoformat(), "reason": payload["reason"],
+                                         "referenceDocumentUri": payload.get("referenceDocumentUri"),
+                                         "changes": changes},
+            "userErrors": []}}
+
+    def _read_level(self, variables: dict[str, Any]) -> dict[str, Any]:
+        item, location = _ITEM.match(str(variables.get("item"))), _LOCATION.match(str(variables.get("location")))
+        if item is None or not any(k[0] == item.group(1) for k in self.levels):
+            return {"inventoryItem": None}
+        node: dict[str, Any] = {"id": f"gid://shopify/InventoryItem/{item.group(1)}", "inventoryLevel": None}
+        if location is not None and (item.group(1), location.group(1)) in self.levels:
+            node["inventoryLevel"] = {"quantities": [
+                {"name": "available", "quantity": self.levels[(item.group(1), location.group(1))]}]}
+        return {"inventoryItem": node}
+
+
+def _user_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
+    return {"inventorySetQuantities": {"inventoryAdjustmentGroup": None,
+                                       "userErrors": [{"code": code, "field": field or None, "message": message}]}}
