@@ -65,6 +65,14 @@ class Settings:
     channel_push_window_seconds: float = 0.2  # a burst for one SKU: at most one push per channel per window
     channel_push_max_attempts: int = 30  # failed pushes back off exponentially (cap 1 h); throttling is not counted
     channel_http_timeout_seconds: float = 10.0
+    # Waitlist contacts (services/waitlist.py, waitlist_waves.py)
+    waitlist_double_opt_in: bool = False  # new entries wait for a click on a signed confirmation link
+    waitlist_cap_messages: int = 3  # at most this many back-in-stock messages per contact (0: no cap) ...
+    waitlist_cap_days: float = 7.0  # ... within this many days, over every SKU
+    waitlist_quiet_hours: str = ""  # e.g. "21:00-08:00" in the contact's time zone: notices wait for its end
+    waitlist_default_timezone: str = "UTC"  # for contacts who gave none
+    waitlist_form_frame_ancestors: str = "*"  # who may embed /waitlist/form (CSP frame-ancestors): your shop
+    waitlist_sms_url: str | None = None  # twilio://AccountSID:AuthToken@FromPhone: texts to phone contacts
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

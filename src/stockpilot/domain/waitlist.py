@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, time, timedelta, tzinfo
 from fractions import Fraction
 
 from stockpilot.domain.errors import ValidationFailed
@@ -15,8 +16,12 @@ from stockpilot.domain.errors import ValidationFailed
 WAITING = "waiting"
 NOTIFIED = "notified"
 UNSUBSCRIBED = "unsubscribed"
+UNCONFIRMED = "unconfirmed"  # double opt-in: joined, confirmation link not clicked yet; never notified
+STATUSES = (UNCONFIRMED, WAITING, NOTIFIED, UNSUBSCRIBED)
 
 _EMAIL = re.compile(r"[^@\s\"<>,;]+@[^@\s\"<>,;.]+(\.[^@\s\"<>,;.]+)+")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 def normalise_email(raw: object) -> str:
@@ -25,6 +30,44 @@ def normalise_email(raw: object) -> str:
     if len(text) > 254 or not _EMAIL.fullmatch(text):
         raise ValidationFailed(f"email: not a valid address: {raw!r}")
     return text
+
+
+def normalise_phone(raw: object) -> str:
+    """An E.164 number (+ and 7 to 15 digits; spaces, dots, dashes and brackets dropped), or ValidationFailed."""
+    text = re.sub(r"[\s().-]", "", str(raw or ""))
+    if not _E164.fullmatch(text):
+        raise ValidationFailed(f"phone: not an E.164 number (+ country code and number): {raw!r}")
+    return text
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """"21:00-08:00" -> (21:00, 08:00); "" -> None (no quiet hours). The window may cross midnight."""
+    if not text.strip():
+        return None
+    parts = [p.strip() for p in text.split("-")]
+    matches = [_CLOCK.fullmatch(p) for p in parts]
+    if len(parts) != 2 or not all(matches) or parts[0] == parts[1]:
+        raise ValueError(f"quiet hours must look like 21:00-08:00, got {text!r}")
+    start, end = (time(int(m.group(1)), int(m.group(2))) for m in matches if m)
+    return start, end
+
+
+def quiet_until(now: datetime, zone: tzinfo, window: tuple[time, time] | None) -> datetime | None:
+    """When the quiet window around `now` ends in the contact's time zone (aware, same zone), or None if `now`
+    is outside it. Wall-clock times: a window end that falls in a DST gap is the first valid instant after it."""
+    if window is None:
+        return None
+    start, end = window
+    local = now.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    crosses_midnight = start > end
+    inside = (clock >= start or clock < end) if crosses_midnight else (start <= clock < end)
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=1) if crosses_midnight and clock >= start else local.date()
+    naive = datetime.combine(day, end)
+    # Round-trip through UTC: a local time that does not exist (spring forward) lands just after the gap.
+    return naive.replace(tzinfo=zone).astimezone(now.tzinfo).astimezone(zone)
 
 
 def wave_size(available: int, over_notify: float) -> int:

@@ -19,10 +19,13 @@ from stockpilot.adapters.ads.meta import MetaAds
 from stockpilot.adapters.ads.platform import AdPlatform
 from stockpilot.adapters.notify.apprise_alerts import TOPIC as APPRISE_TOPIC
 from stockpilot.adapters.notify.apprise_alerts import AppriseAlerts
+from stockpilot.adapters.notify.customer_email import CONFIRM_TOPIC as WAITLIST_CONFIRM_TOPIC
 from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
 from stockpilot.adapters.notify.customer_email import CustomerEmail
 from stockpilot.adapters.notify.notice_email import TOPIC as BACKORDER_TOPIC
 from stockpilot.adapters.notify.notice_email import NoticeEmail
+from stockpilot.adapters.notify.sms import TOPIC as WAITLIST_SMS_TOPIC
+from stockpilot.adapters.notify.sms import CustomerSms, NoSmsChannel
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
 from stockpilot.adapters.notify.staff_email import StaffEmail
 from stockpilot.adapters.suppliers.document import TOPIC_EDI, TOPIC_EMAIL, TOPIC_HTTP
@@ -83,6 +86,11 @@ def automations(sp: Stockpilot) -> Automations:
     # A delivery that gives up alerts staff (alert topics themselves excluded: an alert about a failed alert loops).
     dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
                    for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC)}
+    # Waitlist contacts: the double opt-in email goes like the notices; texts through Apprise's Twilio plugin
+    handlers[WAITLIST_CONFIRM_TOPIC] = handlers[WAITLIST_TOPIC]
+    handlers[WAITLIST_SMS_TOPIC] = (CustomerSms(settings.waitlist_sms_url, sp.waitlist.still_subscribed,
+                                                twilio_api_url=settings.twilio_api_url)
+                                    if settings.waitlist_sms_url else NoSmsChannel())
     return Automations(
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),

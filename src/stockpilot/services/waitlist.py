@@ -1,60 +1,93 @@
-"""The back-in-stock waitlist: customers join per SKU; when units become sellable they are told in waves.
+"""The back-in-stock waitlist, people's side: join (email or phone), confirm (double opt-in), unsubscribe, list.
 
-Release: the `waitlist` consumer reads BackInStock and StockChanged events where available rose (never `incoming`:
-a PO placed is not stock). If no wave is pending for the SKU, it tells the oldest waiting entries, at most
-ceil(available x (1 + waitlist_over_notify)), each notice an outbox row keyed by (entry, wave); the entries are
-marked notified in the same transaction, so a replayed event finds nobody left to tell twice. If people still wait,
-a durable timer checks again after `waitlist_wave_minutes` and sends the next wave only if units remain. Every
-wave is a decision-log entry on the SKU.
+Releasing notices when stock arrives is `services/waitlist_waves.py`; this service hands the runtime its consumer
+and timers. A contact is an email address or an E.164 phone number; an unsubscribe covers every entry of that
+contact, and a later join of a suppressed contact is stored unsubscribed (anyone can post a form). With
+`waitlist_double_opt_in` a new entry is `unconfirmed` and gets one confirmation message with a signed link;
+unconfirmed entries are never notified.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import skus, stock_levels, waitlist
-from stockpilot.adapters.notify.customer_email import TOPIC
-from stockpilot.adapters.notify.unsubscribe import UnsubscribeTokenInvalid, sign_unsubscribe, verify_unsubscribe
+from stockpilot.adapters.db.tables import skus, waitlist
+from stockpilot.adapters.notify.customer_email import CONFIRM_TOPIC
+from stockpilot.adapters.notify.sms import TOPIC as SMS_TOPIC
+from stockpilot.adapters.notify.unsubscribe import (
+    UnsubscribeTokenInvalid,
+    sign_confirmation,
+    verify_confirmation,
+    verify_unsubscribe,
+)
 from stockpilot.domain.errors import ValidationFailed
-from stockpilot.domain.waitlist import NOTIFIED, UNSUBSCRIBED, WAITING, available_rose, normalise_email, wave_size
-from stockpilot.runtime import decisions, outbox, timers
-from stockpilot.runtime.consumers import Consumer, Event
+from stockpilot.domain.waitlist import (
+    UNCONFIRMED,
+    UNSUBSCRIBED,
+    WAITING,
+    normalise_email,
+    normalise_phone,
+)
+from stockpilot.runtime import outbox
+from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.context import Context
 from stockpilot.services.lookups import require_sku
 from stockpilot.services.secrets import app_secret
+from stockpilot.services.waitlist_waves import WaveRelease
 
-CONSUMER = "waitlist"
-WAVE_TIMER = "waitlist.wave"
+SOURCES = ("api", "form", "refused")
 
 
 class WaitlistService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.waves = WaveRelease(ctx)
 
     # ---- people ------------------------------------------------------------------------------------------------
-    def join(self, sku: str, email: str, consent: bool) -> dict[str, Any]:
+    def join(self, sku: str, email: str | None, consent: bool, *, phone: str | None = None,
+             timezone: str | None = None, source: str = "api") -> dict[str, Any]:
         if consent is not True:
-            raise ValidationFailed("consent: the customer must agree to be emailed")
-        address = normalise_email(email)
+            raise ValidationFailed("consent: the customer must agree to be told")
+        if (email is None) == (phone is None):
+            raise ValidationFailed("email or phone: give exactly one way to reach the customer")
+        contact = {"email": normalise_email(email)} if email is not None else {"phone": normalise_phone(phone)}
+        zone = check_timezone(timezone) if timezone else None
+        double_opt_in = self.ctx.settings.waitlist_double_opt_in
 
         def work(conn: Connection) -> dict[str, Any]:
             ref = require_sku(conn, sku)
             now = self.ctx.clock.now()
-            # An address that unsubscribed stays suppressed: anyone can post a form, so a new join cannot undo it.
+            # A contact that unsubscribed stays suppressed: anyone can post a form, so a new join cannot undo it.
             suppressed = conn.execute(select(waitlist.c.id).where(
-                waitlist.c.email == address, waitlist.c.status == UNSUBSCRIBED).limit(1)).first() is not None
-            conn.execute(  # the same email and SKU twice is one entry, with its first place in the queue
+                _same_contact(contact), waitlist.c.status == UNSUBSCRIBED).limit(1)).first() is not None
+            status = UNSUBSCRIBED if suppressed else UNCONFIRMED if double_opt_in else WAITING
+            created = conn.execute(  # the same contact and SKU twice is one entry, with its first place in the queue
                 insert_or_ignore(conn, waitlist)
-                .values(sku_id=ref.id, email=address, status=UNSUBSCRIBED if suppressed else WAITING,
-                        created_at=now, unsubscribed_at=now if suppressed else None)
-                .on_conflict_do_nothing(index_elements=["sku_id", "email"])
-            )
-            row = conn.execute(_entries().where(waitlist.c.sku_id == ref.id, waitlist.c.email == address)).one()
-            return _describe(row)
+                .values(sku_id=ref.id, status=status, created_at=now, unsubscribed_at=now if suppressed else None,
+                        timezone=zone, source=source, **contact)
+                .on_conflict_do_nothing(index_elements=["sku_id", next(iter(contact))])
+                .returning(waitlist.c.id)
+            ).scalar_one_or_none()
+            row = conn.execute(_entries().where(waitlist.c.sku_id == ref.id, _same_contact(contact))).one()
+            if created is not None and status == UNCONFIRMED:
+                self._ask_confirmation(conn, row, now)
+            return describe(row)
+
+        return self.ctx.db.write(work)
+
+    def confirm(self, token: str) -> dict[str, Any]:
+        """The contact clicked the signed confirmation link (and pressed the button): the entry starts waiting."""
+        def work(conn: Connection) -> dict[str, Any]:
+            now = self.ctx.clock.now()
+            entry_id = self._verified(conn, token, verify_confirmation, now)
+            conn.execute(update(waitlist).where(waitlist.c.id == entry_id, waitlist.c.status == UNCONFIRMED)
+                         .values(status=WAITING, confirmed_at=now))
+            return describe(conn.execute(_entries().where(waitlist.c.id == entry_id)).one())
 
         return self.ctx.db.write(work)
 
@@ -63,22 +96,20 @@ class WaitlistService:
             stmt = _entries().where(waitlist.c.sku_id == require_sku(conn, sku).id, waitlist.c.id > after)
             if status:
                 stmt = stmt.where(waitlist.c.status == status)
-            return [_describe(r) for r in conn.execute(stmt.order_by(waitlist.c.id).limit(limit))]
+            return [describe(r) for r in conn.execute(stmt.order_by(waitlist.c.id).limit(limit))]
 
     def unsubscribe(self, token: str) -> dict[str, Any]:
-        """The contact clicked the signed link: every entry of that address stops, on every SKU."""
+        """The contact clicked the signed link: every entry of that contact stops, on every SKU."""
         def work(conn: Connection) -> dict[str, Any]:
             now = self.ctx.clock.now()
-            try:
-                entry_id = verify_unsubscribe(token, app_secret(conn, "waitlist", now))
-            except UnsubscribeTokenInvalid as exc:
-                raise ValidationFailed(str(exc)) from None
-            email = conn.execute(select(waitlist.c.email).where(waitlist.c.id == entry_id)).scalar_one_or_none()
-            if email is None:
+            entry_id = self._verified(conn, token, verify_unsubscribe, now)
+            row = conn.execute(select(waitlist.c.email, waitlist.c.phone).where(waitlist.c.id == entry_id)).first()
+            if row is None:
                 raise ValidationFailed("unsubscribe link names no waitlist entry")
-            conn.execute(update(waitlist).where(waitlist.c.email == email, waitlist.c.status != UNSUBSCRIBED)
+            contact = {"email": row.email} if row.email else {"phone": row.phone}
+            conn.execute(update(waitlist).where(_same_contact(contact), waitlist.c.status != UNSUBSCRIBED)
                          .values(status=UNSUBSCRIBED, unsubscribed_at=now))
-            return {"email": email, "status": UNSUBSCRIBED}
+            return {**contact, "status": UNSUBSCRIBED}
 
         return self.ctx.db.write(work)
 
@@ -89,96 +120,57 @@ class WaitlistService:
 
     # ---- runtime -----------------------------------------------------------------------------------------------
     def consumer(self) -> Consumer:
-        return Consumer(CONSUMER, self.on_event, kinds={"BackInStock", "StockChanged"},
-                        accepts=lambda event: available_rose(event.kind, event.payload))
+        return self.waves.consumer()
 
     def timer_handlers(self) -> dict[str, Any]:
-        return {WAVE_TIMER: self._on_wave_timer}
+        return self.waves.timer_handlers()
 
-    def on_event(self, conn: Connection, event: Event) -> None:
-        if not available_rose(event.kind, event.payload):
-            return
-        sku_id = conn.execute(select(skus.c.id).where(skus.c.sku == event.sku)).scalar_one_or_none()
-        if sku_id is None or timers.has_scheduled(conn, _key(event.sku), WAVE_TIMER):
-            return  # a wave is already out: the timer decides the next one, so a burst of receipts is one wave
-        if not _waiting(conn, sku_id):
-            return
-        self._wave(conn, sku_id, event.sku, f"event {event.id} ({event.kind})")
+    # ---- helpers -----------------------------------------------------------------------------------------------
+    def _ask_confirmation(self, conn: Connection, row: Any, now: datetime) -> None:
+        url = (f"{self.ctx.settings.public_url.rstrip('/')}/waitlist/confirm/"
+               f"{sign_confirmation(row.id, app_secret(conn, 'waitlist', now))}")
+        key = f"waitlist:confirm:{row.id}"
+        if row.email:
+            body = (f"Please confirm that you want to hear when {row.sku} is back in stock:\n\n{url}\n\n"
+                    "If you did not ask for this, ignore this email: you will not hear from us.\n")
+            outbox.enqueue(conn, CONFIRM_TOPIC, {"entry_id": row.id, "to": row.email, "body": body,
+                                                 "subject": f"Confirm: tell me when {row.sku} is back"}, key, now)
+        else:
+            outbox.enqueue(conn, SMS_TOPIC, {"entry_id": row.id, "to": row.phone,
+                                             "body": f"Confirm back-in-stock texts for {row.sku}: {url}"}, key, now)
 
-    def _on_wave_timer(self, conn: Connection, payload: dict[str, Any]) -> None:
-        sku = str(payload["sku"])
-        sku_id = conn.execute(select(skus.c.id).where(skus.c.sku == sku)).scalar_one_or_none()
-        if sku_id is not None and _waiting(conn, sku_id):
-            self._wave(conn, sku_id, sku, "wave interval elapsed")
-
-    def _wave(self, conn: Connection, sku_id: int, sku: str, trigger: str) -> None:
-        now = self.ctx.clock.now()
-        settings = self.ctx.settings
-        available = _available(conn, sku_id)
-        waiting = _waiting(conn, sku_id)
-        size = wave_size(available, settings.waitlist_over_notify)
-        inputs = {"trigger": trigger, "available": available, "over_notify": settings.waitlist_over_notify,
-                  "waiting": waiting}
-        if size == 0:  # units gone since the last wave: stop until stock comes back (a new event starts again)
-            decisions.record(conn, sku, "waitlist_wave", inputs, [], None,
-                             f"{available} units available: nobody notified, {waiting} wait", now)
-            return
-        wave = (conn.execute(select(func.max(waitlist.c.wave)).where(waitlist.c.sku_id == sku_id)).scalar_one()
-                or 0) + 1
-        chosen = conn.execute(
-            select(waitlist.c.id, waitlist.c.email)
-            .where(waitlist.c.sku_id == sku_id, waitlist.c.status == WAITING)
-            .order_by(waitlist.c.created_at, waitlist.c.id)  # first come, first served
-            .limit(size)
-        ).all()
-        secret = app_secret(conn, "waitlist", now)
-        for entry in chosen:
-            url = f"{settings.public_url.rstrip('/')}/unsubscribe/{sign_unsubscribe(entry.id, secret)}"
-            outbox.enqueue(conn, TOPIC, _notice(entry.id, entry.email, sku, url), f"waitlist:{entry.id}:{wave}", now)
-        ids = [e.id for e in chosen]
-        conn.execute(update(waitlist).where(waitlist.c.id.in_(ids), waitlist.c.status == WAITING)
-                     .values(status=NOTIFIED, wave=wave, notified_at=now))
-        left = waiting - len(ids)
-        if left:
-            timers.schedule(conn, WAVE_TIMER, _key(sku), now + timedelta(minutes=settings.waitlist_wave_minutes),
-                            {"sku": sku}, now=now)
-        decisions.record(conn, sku, "waitlist_wave", inputs, [], {"wave": wave, "notified": ids},
-                         f"{available} units available: notified {len(ids)} (oldest first), {left} wait", now)
+    def _verified(self, conn: Connection, token: str, verify: Any, now: datetime) -> int:
+        try:
+            return int(verify(token, app_secret(conn, "waitlist", now)))
+        except UnsubscribeTokenInvalid as exc:
+            raise ValidationFailed(str(exc)) from None
 
 
-def _notice(entry_id: int, email: str, sku: str, unsubscribe_url: str) -> dict[str, Any]:
-    body = (f"Good news: {sku} is back in stock.\n\nYou asked us to tell you. Stock is limited and goes to whoever "
-            f"orders first.\n\nTo stop these emails: {unsubscribe_url}\n")
-    return {"entry_id": entry_id, "to": email, "subject": f"{sku} is back in stock", "body": body,
-            "unsubscribe_url": unsubscribe_url}
+def check_timezone(name: str) -> str:
+    """An IANA time zone name the system knows (quiet hours are judged in it), or ValidationFailed."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"timezone: not an IANA time zone: {name!r}") from None
+    return name
 
 
-def _key(sku: str) -> str:
-    return f"waitlist:{sku}"
-
-
-def _available(conn: Connection, sku_id: int) -> int:
-    total = select(func.coalesce(func.sum(stock_levels.c.on_hand - stock_levels.c.committed
-                                          - stock_levels.c.reserved), 0)).where(stock_levels.c.sku_id == sku_id)
-    return int(conn.execute(total).scalar_one())
-
-
-def _waiting(conn: Connection, sku_id: int) -> int:
-    return int(conn.execute(select(func.count()).select_from(waitlist)
-                            .where(waitlist.c.sku_id == sku_id, waitlist.c.status == WAITING)).scalar_one())
+def _same_contact(contact: dict[str, str]) -> Any:
+    return waitlist.c.email == contact["email"] if "email" in contact else waitlist.c.phone == contact["phone"]
 
 
 def _entries() -> Any:
-    return select(waitlist.c.id, skus.c.sku, waitlist.c.email, waitlist.c.status, waitlist.c.wave,
-                  waitlist.c.created_at, waitlist.c.notified_at).join(skus, skus.c.id == waitlist.c.sku_id)
+    return select(waitlist.c.id, skus.c.sku, waitlist.c.email, waitlist.c.phone, waitlist.c.timezone,
+                  waitlist.c.status, waitlist.c.wave, waitlist.c.source, waitlist.c.created_at,
+                  waitlist.c.confirmed_at, waitlist.c.notified_at, waitlist.c.deliver_at
+                  ).join(skus, skus.c.id == waitlist.c.sku_id)
 
 
-def _describe(row: Any) -> dict[str, Any]:
+def describe(row: Any) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
 
-    return {"id": row.id, "sku": row.sku, "email": row.email, "status": row.status, "wave": row.wave,
-            "created_at": iso(row.created_at), "notified_at": iso(row.notified_at)}
-
-
-
+    return {"id": row.id, "sku": row.sku, "email": row.email, "phone": row.phone, "timezone": row.timezone,
+            "status": row.status, "wave": row.wave, "source": row.source, "created_at": iso(row.created_at),
+            "confirmed_at": iso(row.confirmed_at), "notified_at": iso(row.notified_at),
+            "deliver_at": iso(row.deliver_at)}

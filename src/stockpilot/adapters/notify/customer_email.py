@@ -15,6 +15,7 @@ from typing import Any
 from stockpilot.adapters.suppliers.email import KEY_HEADER, EmailDelivery, message_id
 
 TOPIC = "waitlist.email"
+CONFIRM_TOPIC = "waitlist.confirm"  # the double opt-in request, same handler
 
 
 class CustomerEmail:
@@ -32,7 +33,8 @@ class CustomerEmail:
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id(idempotency_key, self.transport.sender)
         message[KEY_HEADER] = idempotency_key
-        message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
+        if payload.get("unsubscribe_url"):  # a confirmation request has none: nothing to leave yet
+            message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
         message.set_content(str(payload["body"]))
         self.transport.send(message)
         return {"sent": True}

@@ -11,7 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.entrypoints.api import ads_routes, backorder_routes, channel_routes, purchasing_routes, waitlist_routes
+from stockpilot.entrypoints.api import (
+    ads_routes,
+    backorder_routes,
+    channel_routes,
+    purchasing_routes,
+    waitlist_form,
+    waitlist_routes,
+)
 from stockpilot.entrypoints.api import alert_routes as staff_alert_routes
 from stockpilot.entrypoints.api.errors import install_error_handlers
 from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
@@ -66,6 +73,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
     app.include_router(ads_routes.router)  # /api/v1/ads
+    app.include_router(waitlist_form.router)  # GET/POST /waitlist/form, the embeddable form
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> JSONResponse:

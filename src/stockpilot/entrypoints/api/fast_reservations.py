@@ -82,9 +82,11 @@ def _accepted(scope: Scope, body: bytes) -> schemas.ReservationIn | None:
         return None
     try:
         # As FastAPI does it: json.loads (Starlette's Request.json), then the model in Python mode.
-        return schemas.ReservationIn.model_validate(json.loads(body))
+        parsed = schemas.ReservationIn.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
+    # A refusal that enrols the buyer in a waitlist (notify_me) writes, so it takes the ordinary route.
+    return None if parsed.notify_me else parsed
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -17,6 +17,7 @@ from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
 from stockpilot.entrypoints.api.errors import error_body, error_status
 from stockpilot.entrypoints.api.metrics import ApiMetrics
+from stockpilot.entrypoints.api.notify_me import enrol_refused
 from stockpilot.runtime import decisions
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
@@ -132,7 +133,10 @@ def answer_reservation(sp: Stockpilot, metrics: ApiMetrics, body: schemas.Reserv
         # The everyday answer of a sell-out: returned here rather than raised through the middleware stack.
         metrics.reservation_seconds.observe(time.perf_counter() - started)
         metrics.reservations.labels("insufficient_stock").inc()
-        return 409, error_body(refused)
+        answer = error_body(refused)
+        if body.notify_me:  # never on the fast path: it hands such requests to this route
+            answer["waitlist"] = enrol_refused(sp, refused, body)
+        return 409, answer
     except StockpilotError as failed:
         metrics.reservation_seconds.observe(time.perf_counter() - started)
         return error_status(failed), error_body(failed)
@@ -171,8 +175,13 @@ def commit(reservation_id: int, request: Request, body: schemas.CommitIn | None 
 @router.post("/orders", status_code=201)
 def place_order(body: schemas.OrderIn, request: Request) -> JSONResponse:
     email = normalise_email(body.customer_email) if body.customer_email else None  # 422 if not an address
-    order, created = _app(request).orders.place(body.reference, _lines(body.lines), body.source,
-                                                customer_email=email)
+    try:
+        order, created = _app(request).orders.place(body.reference, _lines(body.lines), body.source,
+                                                    customer_email=email)
+    except InsufficientStock as refused:
+        if not body.notify_me:
+            raise
+        return _json({**error_body(refused), "waitlist": enrol_refused(_app(request), refused, body)}, 409)
     return _json(order, 201 if created else 200)
 
 

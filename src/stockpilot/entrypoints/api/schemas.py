@@ -74,6 +74,10 @@ class ReservationIn(Strict):
     lines: list[LineIn] = Field(min_length=1)
     ttl_seconds: int | None = Field(default=None, gt=0)
     source: str = "api"
+    # A refusal (409 insufficient_stock) enrols the customer in the SKU's waitlist (entrypoints/api/notify_me.py)
+    customer_email: str | None = Field(default=None, max_length=254)
+    customer_phone: str | None = Field(default=None, max_length=32)
+    notify_me: bool = False
 
 
 class ExtendIn(Strict):
@@ -89,6 +93,9 @@ class OrderIn(Strict):
     lines: list[LineIn] = Field(min_length=1)
     source: str = "api"
     customer_email: str | None = Field(default=None, max_length=254)  # for backorder notices
+    # With notify_me, a refusal (409 insufficient_stock) enrols the customer in the SKU's waitlist (api/notify_me.py)
+    customer_phone: str | None = Field(default=None, max_length=32)
+    notify_me: bool = False
 
 
 class ReturnIn(Strict):
