@@ -5,8 +5,10 @@ bootstrap.py builds the push pipeline with these; a new platform adds its pusher
 
 from __future__ import annotations
 
+from stockpilot.adapters.channels.bigcommerce_push import BigCommercePusher
 from stockpilot.adapters.channels.push import ChannelPusher
 from stockpilot.adapters.channels.shopify_push import ShopifyPusher
+from stockpilot.adapters.channels.woocommerce_push import WooCommercePusher
 from stockpilot.config import Settings
 
 
@@ -14,5 +16,7 @@ def default_pushers(settings: Settings) -> dict[str, ChannelPusher]:
     timeout = settings.channel_http_timeout_seconds
     pushers: dict[str, ChannelPusher] = {
         "shopify": ShopifyPusher(timeout),
+        "woocommerce": WooCommercePusher(timeout),
+        "bigcommerce": BigCommercePusher(timeout),
     }
     return pushers

@@ -1,0 +1,107 @@
+"""A loopback WooCommerce REST API v3 for product and variation stock, as its docs give it.
+
+- `GET|PUT /wp-json/wc/v3/products/{id}` and `/products/{id}/variations/{vid}`; HTTP Basic with the consumer key
+  and secret (else 401 `woocommerce_rest_authentication_error`... as WooCommerce answers: `{"code", "message",
+  "data": {"status"}}`); an unknown id is 404 `woocommerce_rest_product_invalid_id`.
+- PUT takes `manage_stock` and `stock_quantity` (an integer; a string or negative is 400
+  `rest_invalid_param`), and answers the whole product with `stock_status` following the count.
+- `too_many_next(n, retry_after)` answers 429 with Retry-After; `fail_next(n)` 503.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.support.http_fake import LoopbackServer
+
+_PATH = re.compile(r"^/wp-json/wc/v3/products/(?P<id>\d+)(?:/variations/(?P<vid>\d+))?$")
+
+
+class WooCommerceApi:
+    def __init__(self, *, consumer_key: str, consumer_secret: str) -> None:
+        self.key, self.secret = consumer_key, consumer_secret
+        self.products: dict[str, dict[str, Any]] = {}  # "123" or "123/456" -> the REST resource
+        self.puts: list[tuple[str, dict[str, Any]]] = []
+        self._forced: list[tuple[int, float]] = []
+        self._lock = threading.Lock()
+        self._server = LoopbackServer(self._answer)
+        self.site_url = self._server.base_url
+        self.api_url = f"{self.site_url}/wp-json/wc/v3"
+
+    def __enter__(self) -> WooCommerceApi:
+        self._server.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.stop()
+
+    def add_product(self, product_id: int, sku: str, stock: int | None, variation_of: int | None = None) -> None:
+        key = f"{variation_of}/{product_id}" if variation_of else str(product_id)
+        self.products[key] = {"id": product_id, "sku": sku, "type": "variation" if variation_of else "simple",
+                              "parent_id": variation_of or 0, "manage_stock": stock is not None,
+                              "stock_quantity": stock, "stock_status": _status(stock),
+                              "date_modified_gmt": _now()}
+
+    def stock(self, product_id: int, variation_of: int | None = None) -> int | None:
+        return self.products[f"{variation_of}/{product_id}" if variation_of else str(product_id)]["stock_quantity"]
+
+    def too_many_next(self, n: int = 1, retry_after: float = 2.0) -> None:
+        self._forced.extend([(429, retry_after)] * n)
+
+    def fail_next(self, n: int = 1) -> None:
+        self._forced.extend([(503, 0.0)] * n)
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        if headers.get("authorization") != "Basic " + base64.b64encode(f"{self.key}:{self.secret}".encode()).decode():
+            return 401, _error("woocommerce_rest_authentication_error", "Invalid signature - provided signature "
+                               "does not match.", 401), {}
+        with self._lock:
+            if self._forced:
+                status, wait = self._forced.pop(0)
+                if status == 429:
+                    return 429, _error("rest_too_many_requests", "Too many requests.", 429), {
+                        "Retry-After": f"{wait:g}"}
+                return 503, _error("service_unavailable", "Service Unavailable", 503), {}
+            match = _PATH.match(path)
+            key = None if match is None else (f"{match['id']}/{match['vid']}" if match["vid"] else match["id"])
+            if key is None or key not in self.products:
+                return 404, _error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), {}
+            product = self.products[key]
+            if method == "GET":
+                return 200, product, {}
+            if method != "PUT":
+                return 405, _error("rest_no_route", "No route was found matching the URL and request method.",
+                                   404), {}
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return 400, _error("rest_invalid_json", "Invalid JSON body passed.", 400), {}
+            quantity = body.get("stock_quantity")
+            if "stock_quantity" in body and (not isinstance(quantity, int) or isinstance(quantity, bool)):
+                return 400, _error("rest_invalid_param", "Invalid parameter(s): stock_quantity", 400), {}
+            if "manage_stock" in body:
+                product["manage_stock"] = bool(body["manage_stock"])
+            if "stock_quantity" in body and product["manage_stock"]:
+                product["stock_quantity"] = quantity
+                product["stock_status"] = _status(quantity)
+            product["date_modified_gmt"] = _now()
+            self.puts.append((key, body))
+            return 200, product, {}
+
+
+def _status(stock: int | None) -> str:
+    return "instock" if stock is None or stock > 0 else "outofstock"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _error(code: str, message: str, status: int) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": {"status": status}}
