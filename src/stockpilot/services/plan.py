@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from stockpilot.adapters.db import demand_series, demand_store, po_store, raw, supplier_store
+from stockpilot.adapters.db.at_risk_store import at_risk_candidates, candidates_query
 from stockpilot.adapters.db.tables import sku_policies
 from stockpilot.domain.abc_analysis import abc_classes_batch, class_service_levels
 from stockpilot.domain.coverage import DEFAULT_RISK_DAYS, at_risk_batch, days_of_cover_batch, stockout_days_batch
@@ -114,11 +115,17 @@ class PlanService:
         """Per SKU: available, incoming, demand, days of cover, projected stockout date, policy, at risk."""
         today = self.ctx.clock.now().date()
         with self.ctx.db.read() as conn:
-            rows = demand_store.sku_index(conn, sku)
             wanted = select(sku_policies)
-            policies = {r.sku_id: r for r in conn.execute(
-                wanted if sku is None else wanted.where(sku_policies.c.sku_id.in_([r.id for r in rows])))}
-            pos = po_store.open_quantities(conn, [r.id for r in rows], [s.value for s in INCOMING_STATUSES])
+            if at_risk_only and sku is None:  # only SKUs that can run out in time (at_risk_store explains)
+                rows = at_risk_candidates(conn, horizon_days)
+                wanted = wanted.where(sku_policies.c.sku_id.in_(candidates_query(horizon_days)))
+                pos = po_store.open_quantities(conn, None, [s.value for s in INCOMING_STATUSES])
+            else:
+                rows = demand_store.sku_index(conn, sku)
+                if sku is not None:
+                    wanted = wanted.where(sku_policies.c.sku_id.in_([r.id for r in rows]))
+                pos = po_store.open_quantities(conn, [r.id for r in rows], [s.value for s in INCOMING_STATUSES])
+            policies = {r.sku_id: r for r in conn.execute(wanted)}
         available = np.array([r.on_hand - r.committed - r.reserved for r in rows], dtype=np.float64)
         mean = np.array([(policies[r.id].mean_daily or 0.0) if r.id in policies else 0.0 for r in rows])
         out_days = _stockout_days(available, mean, [r.id for r in rows], pos, today)

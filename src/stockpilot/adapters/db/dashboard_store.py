@@ -12,7 +12,6 @@ from stockpilot.adapters.db.tables import (
     api_tokens,
     decisions,
     demand_history,
-    events,
     locations,
     movements,
     order_lines,
@@ -140,13 +139,27 @@ def token_active(conn: Connection, token_id_: int) -> bool:
                                                       api_tokens.c.revoked_at.is_(None))).first() is not None
 
 
-def recent_events(conn: Connection, kinds: tuple[str, ...], since: datetime, limit: int = 20
-                  ) -> tuple[list[dict[str, Any]], int]:
-    """Domain events of these kinds since `since`, latest first; and how many there were."""
-    where = [events.c.kind.in_(kinds), events.c.created_at >= since]
-    rows = conn.execute(select(events).where(*where).order_by(events.c.id.desc()).limit(limit))
-    total = conn.execute(select(func.count()).select_from(events).where(*where)).scalar_one()
+def recent_decisions_of_kind(conn: Connection, kind: str, since: datetime, limit: int
+                              ) -> tuple[list[dict[str, Any]], int]:
+    """Decisions of one kind since `since`, latest first, and how many (a range of ix_decisions_kind_created_at)."""
+    where = [decisions.c.kind == kind, decisions.c.created_at >= since]
+    rows = conn.execute(select(decisions).where(*where).order_by(decisions.c.created_at.desc(), decisions.c.id.desc())
+                        .limit(limit))
+    total = conn.execute(select(func.count()).select_from(decisions).where(*where)).scalar_one()
     return [dict(r._mapping) for r in rows], total
+
+
+def outbox_health(conn: Connection, now: datetime) -> dict[str, Any]:
+    """Pending, due, failing (pending after a failed attempt), dead and the oldest pending row's age: ranges of the
+    (status, available_at) index. Delivered rows, the bulk of the table, are never counted."""
+    counts = dict(conn.execute(select(outbox.c.status, func.count()).where(outbox.c.status.in_(("pending", "dead")))
+                               .group_by(outbox.c.status)).all())
+    pending = outbox.c.status == "pending"
+    due = conn.execute(select(func.count()).where(pending, outbox.c.available_at <= now)).scalar_one()
+    failing = conn.execute(select(func.count()).where(pending, outbox.c.attempts > 0)).scalar_one()
+    oldest = conn.execute(select(func.min(outbox.c.created_at)).where(pending)).scalar_one()
+    return {"depth": counts.get("pending", 0), "due": due, "failing": failing, "dead": counts.get("dead", 0),
+            "oldest_pending_age_seconds": (now - oldest).total_seconds() if oldest is not None else None}
 
 
 def sku_head(conn: Connection, sku: str) -> Any:

@@ -261,6 +261,7 @@ decisions = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_decisions_subject_id", "subject", "id"),
+    Index("ix_decisions_kind_created_at", "kind", "created_at"),  # the dashboard's "alerts, last 24 h" (0011)
 )
 
 # Event consumers (runtime/consumers.py): one row per consumer with its position in `events` (the last event id it

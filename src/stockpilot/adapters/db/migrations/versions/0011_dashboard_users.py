@@ -4,7 +4,8 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 00:30:00.000000
 
-The dashboard's users (Argon2id password hashes) and the per-name failed sign-in counter behind the lockout.
+The dashboard's users (Argon2id password hashes), the per-name failed sign-in counter behind the lockout, and an
+index on decisions (kind, created_at) for the overview's alerts of the last 24 h.
 """
 
 import sqlalchemy as sa
@@ -40,8 +41,13 @@ def upgrade() -> None:
         sa.Column("locked_until", UtcDateTime(timezone=True)),
         sa.PrimaryKeyConstraint("name", name="pk_signin_failures"),
     )
+    # The overview's "alerts, last 24 h" reads staff_alert decisions by time: a range, not a scan of the log.
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.create_index("ix_decisions_kind_created_at", ["kind", "created_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_index("ix_decisions_kind_created_at")
     op.drop_table("signin_failures")
     op.drop_table("dashboard_users")
