@@ -251,3 +251,67 @@ def test_the_ads_api(db_url, clock):
         assert http.get("/api/v1/ads/meta/42").status_code == 404
         assert http.get("/api/v1/ads", headers={"Authorization": ""}).status_code == 401
     sp.close()
+
+
+def test_restocks_racing_pause_outcomes_never_strand_an_ad_set(make, meta, db_url):
+    """Restocks and their consumer run in threads while other threads deliver the pauses and record their
+    outcomes: whether the restock is consumed before or after a pause is recorded, the outcome hook's re-check (and
+    the consumer's view of the new state) books the resume hold, so every ad set is resumed after it. Without the
+    re-check this fails; the narrower window the ad-set row lock closes on PostgreSQL is not reliably hit here."""
+    import threading
+    import time
+
+    from stockpilot.runtime import outbox as ob
+    from stockpilot.runtime.consumers import ConsumerRunner
+
+    count = 16
+    sp, rt = make()
+    for n in range(count):
+        stock(sp, f"S{n}", {"WH": 0})
+        meta.add_ad_set(str(7000 + n), daily_spend="5")
+        sp.ads.map("meta", str(7000 + n), [f"S{n}"])
+    assert len(outbox_rows(sp, "ads.pause")) == count  # decided in the mapping transactions, not yet delivered
+    auto = automations(sp)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def guarded(work):
+        def run():
+            try:
+                work()
+            except BaseException as exc:  # surfaced by the assertion below
+                errors.append(exc)
+        return run
+
+    def deliver(name):
+        dispatcher = ob.Dispatcher(sp.db, sp.ctx.clock, auto.outbox_handlers, worker_id=name, outcomes=auto.outcomes)
+        while not stop.is_set():
+            dispatcher.run_once(limit=2)
+
+    def restock():
+        for n in range(count):
+            sp.stock.adjust(sku=f"S{n}", location="WH", delta=5, kind="receive", idempotency_key=f"rcv-{n}")
+
+    def consume(name):
+        runner = ConsumerRunner(sp.db, sp.ctx.clock, auto.consumers, worker_id=name, lease_seconds=5)
+        while not stop.is_set():
+            runner.run_once()
+
+    threads = [threading.Thread(target=guarded(lambda n=n: deliver(f"d{n}"))) for n in range(2)]
+    threads += [threading.Thread(target=guarded(lambda: consume("c0")))]
+    for thread in threads:
+        thread.start()
+    restock()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(a["state"] == "paused" for a in sp.ads.list()) and len(meta.calls) >= 3 * count:
+            break
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    rt.settle()
+    rt.advance(minutes=15)
+    assert [a["state"] for a in sp.ads.list()] == ["running"] * count
+    assert all(meta.status_changes(str(7000 + n)) == ["PAUSED", "ACTIVE"] for n in range(count))
