@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import catalog_store, channel_store, history_store, ledger
+from stockpilot.adapters.db import catalog_store, channel_store, delivery_processing_store, history_store, ledger
 from stockpilot.domain.channel_messages import SetCount, Unprocessable
 from stockpilot.domain.model import Delta, MovementKind
 from stockpilot.services.channel_lines import resolve_sku
@@ -22,16 +22,15 @@ class ChannelCounts:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def apply(self, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
-        return self.ctx.db.write(lambda conn: self._work(conn, channel, command))
-
-    def _work(self, conn: Connection, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
+    def apply(self, conn: Connection, channel: dict[str, Any], command: SetCount) -> dict[str, Any]:
+        """Inside the processor's write transaction (with the delivery's outcome)."""
         now = self.ctx.clock.now()
         result: dict[str, Any] = {"item": command.item_key, "count": command.on_hand}
         if channel_store.is_echo(conn, channel["id"], command.item_key, command.on_hand, now):
             # The channel telling us back the value we pushed to it: not a change made on the channel.
             return {**result, "ignored": "echo of a value Stockpilot pushed"}
-        if not channel_store.advance_watermark(conn, channel["id"], command.item_key, command.updated_at, now):
+        if not delivery_processing_store.advance_watermark(conn, channel["id"], command.item_key,
+                                                           command.updated_at, now):
             return {**result, "ignored": f"older than a count already applied ({command.updated_at.isoformat()})"}
         sku = catalog_store.sku_ref(conn, resolve_sku(conn, channel["name"], command.item))
         location = self._location(conn, channel)

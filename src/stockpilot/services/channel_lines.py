@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import catalog_store
+from stockpilot.adapters.db import catalog_store, delivery_processing_store
 from stockpilot.domain.channel_messages import ChannelLine, Unprocessable
 
 
 def resolve_sku(conn: Connection, channel: str, line: ChannelLine) -> str:
     for external_id in line.external_ids:
-        mapped = catalog_store.listing_sku(conn, channel, external_id)
+        mapped = delivery_processing_store.listing_sku(conn, channel, external_id)
         if mapped is not None:
             return mapped
     if line.sku is not None and catalog_store.sku_ref(conn, line.sku) is not None:

@@ -66,33 +66,47 @@ class OrderService:
         if not isinstance(reference, str) or not reference.strip():
             raise ValidationFailed("reference is required")
         merged = merge_lines(lines)
+        return self.ctx.db.write(lambda conn: self._place(conn, reference, merged, source, customer_email))
 
-        def work(conn: Connection) -> tuple[dict[str, Any], bool]:
-            now = self.ctx.clock.now()
-            order_id = store.claim_order_reference(conn, reference, source, None, now)
-            if order_id is None:
-                existing = store.order_header(conn, reference=reference)
-                assert existing is not None
-                described = describe_order(conn, existing["id"])
-                if units_per_sku((ln["sku"], ln["quantity"]) for ln in described["lines"]) != units_per_sku(
-                    (ln.sku, ln.quantity) for ln in merged
-                ):
-                    raise IdempotencyConflict(f"order reference {reference!r} was already used for different lines")
-                return described, False
-            allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
-                                  expire_overdue_on_sku)
-            rows: list[dict[str, int]] = []
-            for line in merged:
-                sku, location = resolve(conn, line)
-                for placed in allocator.place(line, sku, location):
-                    rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
-                                 "quantity": placed.quantity})
-            store.insert_order_lines(conn, order_id, rows)
-            if customer_email:  # in this transaction: the notice consumer reading its events must find it
-                save_contact(conn, order_id, customer_email)
-            return describe_order(conn, order_id), True
+    def place_in(self, conn: Connection, reference: str, lines: list[RequestedLine], source: str = "api", *,
+                 customer_email: str | None = None, describe: bool = True) -> tuple[dict[str, Any], bool]:
+        """`place` inside the caller's write transaction (a channel delivery applied whole, with its watermark).
 
-        return self.ctx.db.write(work)
+        describe=False: a new order comes back as {id, reference, lines: [{sku, location, quantity}]} from what
+        was just placed, without reading it back (the channel processor's hot path)."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise ValidationFailed("reference is required")
+        return self._place(conn, reference, merge_lines(lines), source, customer_email, describe=describe)
+
+    def _place(self, conn: Connection, reference: str, merged: list[RequestedLine], source: str,
+               customer_email: str | None, *, describe: bool = True) -> tuple[dict[str, Any], bool]:
+        now = self.ctx.clock.now()
+        order_id = store.claim_order_reference(conn, reference, source, None, now)
+        if order_id is None:
+            existing = store.order_header(conn, reference=reference)
+            assert existing is not None
+            described = describe_order(conn, existing["id"])
+            if units_per_sku((ln["sku"], ln["quantity"]) for ln in described["lines"]) != units_per_sku(
+                (ln.sku, ln.quantity) for ln in merged
+            ):
+                raise IdempotencyConflict(f"order reference {reference!r} was already used for different lines")
+            return described, False
+        allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
+                              expire_overdue_on_sku)
+        rows: list[dict[str, int]] = []
+        brief: list[dict[str, Any]] = []
+        for line in merged:
+            sku, location = resolve(conn, line)
+            for placed in allocator.place(line, sku, location):
+                rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
+                             "quantity": placed.quantity})
+                brief.append({"sku": placed.sku.sku, "location": placed.location.code, "quantity": placed.quantity})
+        store.insert_order_lines(conn, order_id, rows)
+        if customer_email:  # in this transaction: the notice consumer reading its events must find it
+            save_contact(conn, order_id, customer_email)
+        if not describe:
+            return {"id": order_id, "reference": reference, "lines": brief}, True
+        return describe_order(conn, order_id), True
 
     def get(self, order_id: int) -> dict[str, Any]:
         with self.ctx.db.read() as conn:
@@ -109,6 +123,10 @@ class OrderService:
     def cancel_in(self, conn: Connection, order_id: int) -> dict[str, Any]:
         """cancel() inside the caller's transaction (a use case that records its own facts with the cancel)."""
         return self._close_in(conn, order_id, MovementKind.CANCEL)
+
+    def close_in(self, conn: Connection, order_id: int, kind: MovementKind) -> dict[str, Any]:
+        """fulfil() (kind FULFIL) or cancel() (CANCEL) inside the caller's write transaction."""
+        return self._close_in(conn, order_id, kind)
 
     def _close(self, order_id: int, kind: MovementKind) -> dict[str, Any]:
         return self.ctx.db.write(lambda conn: self._close_in(conn, order_id, kind))
@@ -160,39 +178,45 @@ class OrderService:
         """Record returned units of a shipped line; with `restock`, they go back on hand (sellable again)."""
         if quantity <= 0:
             raise ValidationFailed(f"quantity must be positive, got {quantity}")
+        return self.ctx.db.write(lambda conn: self.record_return_in(
+            conn, order_id, sku=sku, quantity=quantity, restock=restock, idempotency_key=idempotency_key,
+            location=location, reason=reason))
+
+    def record_return_in(self, conn: Connection, order_id: int, *, sku: str, quantity: int, restock: bool,
+                         idempotency_key: str, location: str | None = None, reason: str | None = None
+                         ) -> dict[str, Any]:
+        """`record_return` inside the caller's write transaction."""
+        if quantity <= 0:
+            raise ValidationFailed(f"quantity must be positive, got {quantity}")
         key = client_key(idempotency_key)
-
-        def work(conn: Connection) -> dict[str, Any]:
-            now = self.ctx.clock.now()
-            header = store.order_header(conn, order_id=order_id, for_update=True)
-            if header is None:
-                raise NotFound(f"unknown order {order_id}")
-            previous = history_store.movement_by_key(conn, key)
-            if previous is not None:
-                if previous["reference"] != header["reference"] or previous["sku"] != sku:
-                    raise IdempotencyConflict("idempotency key was already used for another return")
-                return describe_order(conn, order_id)
-            lines = [ln for ln in store.order_line_rows(conn, order_id) if ln["sku"] == sku]
-            returnable = sum(ln["fulfilled"] - ln["returned"] for ln in lines)
-            if quantity > returnable:
-                raise Conflict(f"{sku}: only {returnable} shipped unit(s) can be returned on order {order_id}")
-            remaining = quantity
-            for line in lines:
-                take = min(remaining, line["fulfilled"] - line["returned"])
-                if take <= 0:
-                    continue
-                store.update_order_line(conn, line["id"], returned=line["returned"] + take)
-                remaining -= take
-                target = require_location(conn, location) if location else store.line_location_ref(line)
-                delta = Delta(on_hand=take) if restock else Delta()
-                ledger.apply(
-                    conn, sku=require_sku(conn, sku), location=target, kind=MovementKind.RETURN, delta=delta,
-                    floor=None, source=header["source"], reference=header["reference"],
-                    idempotency_key=key if remaining == 0 else f"{key}:{line['id']}", now=now,
-                    reason=reason or ("restocked" if restock else "not restocked"),
-                )
-                if remaining == 0:
-                    break
+        now = self.ctx.clock.now()
+        header = store.order_header(conn, order_id=order_id, for_update=True)
+        if header is None:
+            raise NotFound(f"unknown order {order_id}")
+        previous = history_store.movement_by_key(conn, key)
+        if previous is not None:
+            if previous["reference"] != header["reference"] or previous["sku"] != sku:
+                raise IdempotencyConflict("idempotency key was already used for another return")
             return describe_order(conn, order_id)
-
-        return self.ctx.db.write(work)
+        lines = [ln for ln in store.order_line_rows(conn, order_id) if ln["sku"] == sku]
+        returnable = sum(ln["fulfilled"] - ln["returned"] for ln in lines)
+        if quantity > returnable:
+            raise Conflict(f"{sku}: only {returnable} shipped unit(s) can be returned on order {order_id}")
+        remaining = quantity
+        for line in lines:
+            take = min(remaining, line["fulfilled"] - line["returned"])
+            if take <= 0:
+                continue
+            store.update_order_line(conn, line["id"], returned=line["returned"] + take)
+            remaining -= take
+            target = require_location(conn, location) if location else store.line_location_ref(line)
+            delta = Delta(on_hand=take) if restock else Delta()
+            ledger.apply(
+                conn, sku=require_sku(conn, sku), location=target, kind=MovementKind.RETURN, delta=delta,
+                floor=None, source=header["source"], reference=header["reference"],
+                idempotency_key=key if remaining == 0 else f"{key}:{line['id']}", now=now,
+                reason=reason or ("restocked" if restock else "not restocked"),
+            )
+            if remaining == 0:
+                break
+        return describe_order(conn, order_id)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from stockpilot.adapters.channels import amazon, bigcommerce, shopify, standard, woocommerce
 from stockpilot.adapters.channels.payload import load_object
 from stockpilot.adapters.db import channel_store
+from stockpilot.adapters.db.delivery_processing_store import delivery_and_channel, finish_received
 from stockpilot.domain.channel_messages import Command, NoEffect, SetCount, Unprocessable
 from stockpilot.domain.errors import Conflict, InsufficientStock, NotFound, StockpilotError, ValidationFailed
 from stockpilot.runtime import outbox
@@ -29,6 +30,10 @@ from stockpilot.services.webhook_intake import PROCESS_TOPIC
 
 STATUSES = ("received", "processed", "ignored", "parked", "dead")
 RETRYABLE = ("parked", "dead")
+
+class _AlreadyFinished(Exception):
+    """The delivery left `received` while this attempt ran: roll this attempt back."""
+
 
 OrderApi = Callable[[dict[str, Any]], bigcommerce.BigCommerceApi]
 
@@ -49,12 +54,15 @@ class WebhookProcessor:
     def __call__(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         delivery_id = int(payload["delivery_id"])
         with self.ctx.db.read() as conn:
-            row = channel_store.delivery(conn, delivery_id)
-            channel = channel_store.channel_by_id(conn, row["channel_id"]) if row else None
-        if row is None or channel is None or row["status"] != "received":
-            return {"delivery": delivery_id, "skipped": row["status"] if row else "missing"}
+            found = delivery_and_channel(conn, delivery_id)
+        if found is None or found[0]["status"] != "received":
+            return {"delivery": delivery_id, "skipped": found[0]["status"] if found else "missing"}
+        row, channel = found
         try:
-            effects = [self._apply(channel, command) for command in self._commands(channel, row)]
+            commands = self._commands(channel, row)  # parsing and any platform API reads: no transaction held
+            status, _effects = self.ctx.db.write(lambda conn: self._apply_all(conn, delivery_id, channel, commands))
+        except _AlreadyFinished:
+            return {"delivery": delivery_id, "skipped": "finished by another worker"}
         except Unprocessable as exc:
             return self._finish(delivery_id, "parked", reason=exc.reason, error=exc.detail)
         except InsufficientStock as exc:
@@ -65,8 +73,17 @@ class WebhookProcessor:
             return self._finish(delivery_id, "parked", reason="not_found", error=exc.detail)
         except StockpilotError as exc:  # a conflict with the order's state (e.g. cancel after shipping)
             return self._finish(delivery_id, "parked", reason=exc.code, error=exc.detail)
-        ignored = all("ignored" in effect for effect in effects)
-        return self._finish(delivery_id, "ignored" if ignored else "processed", effect=effects)
+        return {"delivery": delivery_id, "status": status, "reason": None}
+
+    def _apply_all(self, conn: Connection, delivery_id: int, channel: dict[str, Any],
+                   commands: list[Command]) -> tuple[str, list[dict[str, Any]]]:
+        """Every command of the delivery and its outcome in ONE transaction: applied whole or not at all, and a
+        delivery another worker finished meanwhile rolls this attempt back (its effects were that worker's)."""
+        effects = [self._apply(conn, channel, command) for command in commands]
+        status = "ignored" if all("ignored" in effect for effect in effects) else "processed"
+        if not finish_received(conn, delivery_id, status=status, effect=effects, now=self.ctx.clock.now()):
+            raise _AlreadyFinished
+        return status, effects
 
     def _commands(self, channel: dict[str, Any], row: dict[str, Any]) -> list[Command]:
         body = load_object(bytes(row["body"]))
@@ -84,12 +101,12 @@ class WebhookProcessor:
             return amazon.parse(topic, body)
         return standard.parse(topic, body)
 
-    def _apply(self, channel: dict[str, Any], command: Command) -> dict[str, Any]:
+    def _apply(self, conn: Connection, channel: dict[str, Any], command: Command) -> dict[str, Any]:
         if isinstance(command, NoEffect):
             return {"ignored": command.reason}
         if isinstance(command, SetCount):
-            return self.counts.apply(channel, command)
-        return self.orders.apply(channel, command)
+            return self.counts.apply(conn, channel, command)
+        return self.orders.apply(conn, channel, command)
 
     def _finish(self, delivery_id: int, status: str, *, reason: str | None = None, error: str | None = None,
                 effect: Any = None) -> dict[str, Any]:
