@@ -5,6 +5,7 @@ bootstrap.py builds the push pipeline with these; a new platform adds its pusher
 
 from __future__ import annotations
 
+from stockpilot.adapters.channels.amazon_push import AmazonPusher
 from stockpilot.adapters.channels.bigcommerce_push import BigCommercePusher
 from stockpilot.adapters.channels.push import ChannelPusher
 from stockpilot.adapters.channels.shopify_push import ShopifyPusher
@@ -18,5 +19,6 @@ def default_pushers(settings: Settings) -> dict[str, ChannelPusher]:
         "shopify": ShopifyPusher(timeout),
         "woocommerce": WooCommercePusher(timeout),
         "bigcommerce": BigCommercePusher(timeout),
+        "amazon": AmazonPusher(timeout),  # merchant-fulfilled quantity, Listings Items API
     }
     return pushers
