@@ -203,3 +203,31 @@ def test_a_refused_sms_stays_in_the_outbox_to_retry(make):
         assert twilio.messages == [] and twilio.refused == [401]
         (row,) = outbox_rows(sp, "alert.apprise")
         assert row["status"] == "pending" and row["attempts"] == 1 and "twilio://***@" in row["last_error"]
+
+
+def test_racing_raisers_of_one_subject_send_one_alert_and_count_the_rest(make, receiver):
+    import threading
+
+    from stockpilot.domain.alerts import OVERSELL
+    from stockpilot.services.staff_alerts import Alert
+
+    sp, rt = make(alert_routes=[{"kinds": ["oversell"], "urls": [hook(receiver)]}], alert_merge_minutes=15)
+    stock(sp, "MUG", {"WH": 0})
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def raiser(n: int) -> None:
+        alert = Alert(OVERSELL, "MUG", f"race:{n}", sku="MUG", path="/inventory/MUG",
+                      values={"sku": "MUG", "oversold_units": n, "available": -n, "reference": f"SO-{n}"})
+        start.wait()
+        outcomes.append(sp.db.write(lambda conn: sp.alerts.raise_alert(conn, alert)))
+
+    threads = [threading.Thread(target=raiser, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["merged"] * 7 + ["sent"]
+    rt.advance(minutes=15)
+    assert receiver.wait_for(2)
+    assert len(receiver.effects) == 2 and titles(receiver)[1].startswith("7 more: Oversold: MUG")

@@ -30,3 +30,20 @@ def test_bad_values_and_unknown_keys_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("STOCKPILOT_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="no such file"):
         Settings.from_env()
+
+
+def test_alert_routes_come_from_toml_tables_or_json_in_the_environment(tmp_path, monkeypatch):
+    from stockpilot.domain.alerts import parse_routes
+
+    config = tmp_path / "stockpilot.toml"
+    config.write_text('alert_merge_minutes = 5\n\n[[alert_routes]]\nkinds = ["oversell"]\nurls = ["json://h/x"]\n\n'
+                      '[[alert_routes]]\nsuppliers = ["kilnco"]\nurls = ["mailto://h"]\ndigest = true\n')
+    monkeypatch.setenv("STOCKPILOT_CONFIG", str(config))
+    settings = Settings.from_env()
+    routes = parse_routes(settings.alert_routes)
+    assert settings.alert_merge_minutes == 5.0
+    assert [(sorted(r.kinds), sorted(r.suppliers), r.digest) for r in routes] == [(["oversell"], [], False),
+                                                                                  ([], ["KILNCO"], True)]
+    monkeypatch.setenv("STOCKPILOT_ALERT_ROUTES", '[{"tags": ["fragile"], "urls": ["json://h/y"]}]')
+    (route,) = parse_routes(Settings.from_env().alert_routes)
+    assert route.tags == {"fragile"} and route.urls == ("json://h/y",)
