@@ -179,3 +179,27 @@ def test_orders_that_are_covered_or_have_no_email_send_nothing(make, smtp):
     with sp.db.read() as conn:
         (nobody,) = [d for d in decisions.list_for(conn, "SO-2") if d.kind == "backorder_notice"]
     assert "no customer email" in nobody.reason
+
+
+def test_cancelling_a_bigcommerce_order_by_link_cancels_it_in_the_store_too(make, smtp, clock):
+    from tests.support.bigcommerce_api import BigCommerceApi
+
+    with BigCommerceApi(store_hash="abc123", token="bc-token", clock=clock) as bc:
+        sp, rt = make()
+        stock(sp, "TEE", {"WH": 0}, backorder_policy="allow")
+        sp.channels.add("bigcommerce", "bc", secret="s3cret", store_hash="abc123", api_url=bc.api_url,
+                        api_token="bc-token")
+        bc.put_order(100, 11, [("TEE", 2, 501)])
+        placed, _ = sp.orders.place("bigcommerce:abc123:100", [line("TEE", 2)], source="bc",
+                                    customer_email=CUSTOMER)
+        rt.settle()
+        (notice,) = to(smtp, CUSTOMER)
+        assert notice["Subject"] == "Your order 100 is on backorder"  # the number the customer knows
+        assert sp.backorders.cancel(cancel_token(notice))["cancelled"] is True
+        rt.settle()
+        assert bc.updates == [(100, {"status_id": 5})] and bc.orders[100]["status"] == "Cancelled"
+        assert sp.orders.get(placed["id"])["status"] == "cancelled"
+        with sp.db.read() as conn:
+            (decision,) = [d for d in decisions.list_for(conn, "bigcommerce:abc123:100")
+                           if d.kind == "backorder_cancel"]
+        assert decision.choice["channel"] == "channel.cancel_order queued for bc"

@@ -27,6 +27,7 @@ class BigCommerceApi:
         self.orders: dict[int, dict[str, Any]] = {}
         self.products: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, X-Auth-Token)
+        self.updates: list[tuple[int, dict[str, Any]]] = []  # accepted PUT /v2/orders/{id} bodies
         self._failures = 0
         self._lock = threading.Lock()
         api = self
@@ -42,6 +43,17 @@ class BigCommerceApi:
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+
+            def do_PUT(self) -> None:  # PUT /v2/orders/{id}: update an order (e.g. {"status_id": 5}, cancel)
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, body = api._update(self.path, self.headers.get("X-Auth-Token"),
+                                           self.headers.get("Content-Type", ""), raw)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -91,3 +103,27 @@ class BigCommerceApi:
                 return 404, [{"status": 404, "message": "The requested resource was not found."}]
             order_id = int(match["id"])
             return 200, self.products[order_id] if match["products"] else self.orders[order_id]
+
+    def _update(self, path: str, token: str | None, content_type: str, raw: bytes) -> tuple[int, Any]:
+        with self._lock:
+            self.requests.append((path, token))
+            if self._failures:
+                self._failures -= 1
+                return 503, {"status": 503, "title": "Service Unavailable"}
+            if token != self.token:
+                return 401, [{"status": 401, "message": "You have not been authenticated"}]
+            match = _PATH.match(path)
+            known = match is not None and match["hash"] == self.store_hash and int(match["id"]) in self.orders
+            if match is None or match["products"] or not known:
+                return 404, [{"status": 404, "message": "The requested resource was not found."}]
+            try:
+                body = json.loads(raw) if content_type.startswith("application/json") else None
+            except json.JSONDecodeError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("status_id"), int):
+                return 400, [{"status": 400, "message": "The request body is malformed or status_id is invalid."}]
+            order = self.orders[int(match["id"])]
+            order.update(status_id=body["status_id"], status=STATUS_NAMES.get(body["status_id"], "?"),
+                         date_modified=format_datetime(self.clock.now()))
+            self.updates.append((int(match["id"]), body))
+            return 200, order

@@ -17,6 +17,8 @@ from stockpilot.adapters.ads.actions import AdActions
 from stockpilot.adapters.ads.google import GoogleAds
 from stockpilot.adapters.ads.meta import MetaAds
 from stockpilot.adapters.ads.platform import AdPlatform
+from stockpilot.adapters.channels.order_cancel import TOPIC as CHANNEL_CANCEL_TOPIC
+from stockpilot.adapters.channels.order_cancel import ChannelOrderCancel
 from stockpilot.adapters.notify.apprise_alerts import TOPIC as APPRISE_TOPIC
 from stockpilot.adapters.notify.apprise_alerts import AppriseAlerts
 from stockpilot.adapters.notify.customer_email import CONFIRM_TOPIC as WAITLIST_CONFIRM_TOPIC
@@ -80,12 +82,14 @@ def automations(sp: Stockpilot) -> Automations:
         AMAZON_POLL_TOPIC: amazon_polling,
         CHANNEL_PUSH_TOPIC: sp.channel_pushes.deliver,  # available-to-sell out to the channels
         BACKORDER_TOPIC: mail or NoticeEmail(settings.smtp_url or "", settings.mail_from),  # customer notices
+        CHANNEL_CANCEL_TOPIC: ChannelOrderCancel(sp.backorders.channel_named),  # a backorder cancel, on the store
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})
     # A delivery that gives up alerts staff (alert topics themselves excluded: an alert about a failed alert loops).
     dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
-                   for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC)}
+                   for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC,
+                                 CHANNEL_CANCEL_TOPIC)}
     # Waitlist contacts: the double opt-in email goes like the notices; texts through Apprise's Twilio plugin
     handlers[WAITLIST_CONFIRM_TOPIC] = handlers[WAITLIST_TOPIC]
     handlers[WAITLIST_SMS_TOPIC] = (CustomerSms(settings.waitlist_sms_url, sp.waitlist.still_subscribed,

@@ -16,7 +16,8 @@ Every notice, and every re-dating kept quiet by the margin, is a `backorder_noti
 
 Cancel link: GET shows a confirmation page (changes nothing, so mail scanners that follow links are harmless);
 POST verifies the HMAC, then in one transaction cancels the order through the core (`OrderService.cancel_in`), closes
-the notice and records the decision. A second POST finds the order cancelled and changes nothing.
+the notice, queues the cancel on the channel where its API allows (`channel.cancel_order`: BigCommerce) and records
+the decision. A second POST finds the order cancelled and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from stockpilot.adapters.channels.order_cancel import CANCELLABLE_KINDS
+from stockpilot.adapters.channels.order_cancel import TOPIC as CANCEL_TOPIC
 from stockpilot.adapters.db import backorder_store as store
+from stockpilot.adapters.db import channel_store
 from stockpilot.adapters.notify.alert_templates import render
 from stockpilot.adapters.notify.cancel_link import CancelTokenInvalid, sign_cancel, verify_cancel
 from stockpilot.adapters.notify.notice_email import TOPIC
@@ -182,12 +186,30 @@ class BackorderNotices:
                 raise Conflict(f"order {_display(order['reference'])} is {described['status']}")
             if notice is not None:
                 store.update_notice(conn, order["id"], now, status="cancelled")
+            on_channel = self._cancel_on_channel(conn, order, now)
             decisions.record(conn, order["reference"], "backorder_cancel", {"via": "signed link"},
-                             ["cancel", "keep waiting"], {"action": "cancel"},
-                             "the customer chose to cancel the backordered order from the notice's signed link", now)
+                             ["cancel", "keep waiting"], {"action": "cancel", "channel": on_channel},
+                             "the customer chose to cancel the backordered order from the notice's signed link; "
+                             f"on the channel: {on_channel}", now)
             return {"reference": _display(order["reference"]), "cancelled": True, "status": "cancelled"}
 
         return self.ctx.db.write(work)
+
+    def _cancel_on_channel(self, conn: Connection, order: dict[str, Any], now: datetime) -> str:
+        """Queue the cancel on the store the order came from, where its API allows; say what happened."""
+        channel = channel_store.channel_where(conn, name=order["source"])
+        if channel is None:
+            return "none (not a channel order)"
+        if channel["kind"] not in CANCELLABLE_KINDS or not channel.get("api_token"):
+            return f"not supported for {channel['kind']}: cancel it on the platform"
+        outbox.enqueue(conn, CANCEL_TOPIC, {"channel": channel["name"], "order_id": _display(order["reference"])},
+                       f"channel-cancel:{order['id']}", now)
+        return f"{CANCEL_TOPIC} queued for {channel['name']}"
+
+    def channel_named(self, name: str) -> dict[str, Any] | None:
+        """For the `channel.cancel_order` handler: the channel's row (with its API credentials)."""
+        with self.ctx.db.read() as conn:
+            return channel_store.channel_where(conn, name=name)
 
     def _order_of(self, conn: Connection, token: str) -> dict[str, Any]:
         try:

@@ -93,6 +93,23 @@ class BigCommerceApi:
             raise Unprocessable("unexpected_api_answer", f"order {order_id}: unexpected shapes from the API")
         return order, [p for p in products if isinstance(p, dict)]
 
+    def cancel_order(self, order_id: str) -> dict[str, Any]:
+        """`PUT /v2/orders/{id}` {"status_id": 5}: the order is Cancelled in the store (backorder cancel link).
+
+        401/403 and 404 cannot be helped by retrying (permanent); 5xx, 429 and network errors raise to retry. Setting
+        a status the order already has is harmless, so a redelivery is safe."""
+        url = f"{self.api_url.rstrip('/')}/v2/orders/{order_id}"
+        headers = {"X-Auth-Token": self.token, "Accept": "application/json", "Content-Type": "application/json"}
+        with httpx.Client(timeout=self.timeout, headers=headers) as client:
+            response = client.put(url, json={"status_id": CANCELLED})
+        if response.status_code in (401, 403):
+            raise ApiRefused(f"BigCommerce API refused the token ({response.status_code}) for {url}")
+        if response.status_code == 404:
+            raise ApiRefused(f"BigCommerce has no order {order_id} ({url})")
+        response.raise_for_status()
+        answer = response.json()
+        return {"status_id": answer.get("status_id") if isinstance(answer, dict) else None}
+
     @staticmethod
     def _get(client: httpx.Client, url: str, params: dict[str, Any]) -> Any:
         response = client.get(url, params=params)
