@@ -49,7 +49,11 @@ class Settings:
     meta_graph_url: str = "https://graph.facebook.com"
     meta_api_version: str = "v21.0"
     google_ads_developer_token: str | None = None
-    google_ads_access_token: str | None = None  # an OAuth 2.0 access token for the Google Ads scope
+    google_ads_access_token: str | None = None  # a fixed OAuth 2.0 access token (tests; tokens expire in an hour)
+    google_ads_client_id: str | None = None  # ... or an OAuth client and a refresh token: renewed as needed
+    google_ads_client_secret: str | None = None
+    google_ads_refresh_token: str | None = None
+    google_ads_token_url: str = "https://oauth2.googleapis.com/token"
     google_ads_login_customer_id: str | None = None  # the manager account, when reaching clients through one
     google_ads_url: str = "https://googleads.googleapis.com"
     google_ads_api_version: str = "v18"

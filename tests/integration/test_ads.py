@@ -315,3 +315,42 @@ def test_restocks_racing_pause_outcomes_never_strand_an_ad_set(make, meta, db_ur
     rt.advance(minutes=15)
     assert [a["state"] for a in sp.ads.list()] == ["running"] * count
     assert all(meta.status_changes(str(7000 + n)) == ["PAUSED", "ACTIVE"] for n in range(count))
+
+
+def test_google_access_tokens_come_from_the_refresh_token_and_are_renewed(db_url, clock):
+    with FakeGoogleAds(developer_token="dev-token", access_token="never-issued", clock=clock.now,
+                       oauth=("client.apps.googleusercontent.com", "client-secret", "1//refresh")) as google:
+        def build_with(refresh_token):
+            settings = Settings(database_url=db_url, google_ads_url=google.url,
+                                google_ads_developer_token="dev-token",
+                                google_ads_client_id="client.apps.googleusercontent.com",
+                                google_ads_client_secret="client-secret", google_ads_refresh_token=refresh_token,
+                                google_ads_token_url=f"{google.url}/token")
+            return build(settings, clock=clock, migrate=False)
+
+        sp = build_with("1//refresh")
+        try:
+            rt = Runtime.build(sp)
+            stock(sp, "TEE", {"WH": 0})
+            google.add_ad_group(CID, "901", daily_cost="4")
+            google.add_ad_group(CID, "902", daily_cost="4")
+            sp.ads.map("google", "901", ["TEE"], account=CID)
+            rt.settle()
+            assert google.status_changes(CID, "901") == ["PAUSED"] and google.token_requests == 1  # then cached
+            google.expire_tokens()  # an hour later: the API answers 401, the client renews once and carries on
+            sp.ads.map("google", "902", ["TEE"], account=CID)
+            rt.settle()
+            assert google.status_changes(CID, "902") == ["PAUSED"] and google.token_requests == 2
+        finally:
+            sp.close()
+
+        revoked = build_with("1//revoked")
+        try:
+            stock(revoked, "CAP", {"WH": 0})
+            google.add_ad_group(CID, "903")
+            revoked.ads.map("google", "903", ["CAP"], account=CID)
+            Runtime.build(revoked).settle()
+            (row,) = [r for r in outbox_rows(revoked, "ads.pause") if r["payload"]["external_id"] == "903"]
+            assert row["status"] == "dead" and "invalid_grant" in row["last_error"]
+        finally:
+            revoked.close()

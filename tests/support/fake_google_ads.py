@@ -14,6 +14,11 @@ Errors as Google gives them: {"error": {"code", "message", "status", "details": 
 "errors": [{"errorCode": {...}, "message"}], "requestId"}]}}; `throttle_next(n)` answers 429 RESOURCE_EXHAUSTED
 with a quotaError and a retryDelay. Changes are kept as change events with their client type:
 GOOGLE_ADS_API for API mutations, GOOGLE_ADS_WEB_CLIENT for `person_sets` (a person in the web UI).
+
+With `oauth=(client_id, client_secret, refresh_token)` it is also Google's OAuth token endpoint, `POST /token`
+(form grant_type=refresh_token, ...) -> {"access_token", "expires_in": 3599, "scope", "token_type": "Bearer"};
+a wrong refresh token is 400 {"error": "invalid_grant"}; the API then takes the tokens it issued, and
+`expire_tokens()` makes them all stale (401), as an hour passing would.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 _MUTATE = re.compile(r"^/v\d+/customers/(\d+)/adGroups:mutate$")
@@ -60,9 +66,13 @@ class ChangeEvent:
 
 class FakeGoogleAds:
     def __init__(self, *, developer_token: str, access_token: str, clock: Callable[[], datetime],
-                 login_customer_id: str | None = None, time_zone: str = "America/New_York") -> None:
+                 login_customer_id: str | None = None, time_zone: str = "America/New_York",
+                 oauth: tuple[str, str, str] | None = None) -> None:
         self.developer_token = developer_token
         self.access_token = access_token
+        self.oauth = oauth
+        self.issued: set[str] = set()
+        self.token_requests = 0
         self.login_customer_id = login_customer_id
         self.clock = clock
         self.zone = ZoneInfo(time_zone)
@@ -129,16 +139,38 @@ class FakeGoogleAds:
         with self._lock:
             self._throttle += count
 
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self.issued.clear()
+
     # ---- the API -------------------------------------------------------------------------------------------
     def _change(self, group: AdGroup, status: str, client: str, user: str) -> None:
         group.status = status
         group.history.append((client, status))
         self.changes.append(ChangeEvent(group.resource_name, self.clock(), client, user))
 
+    def _token(self, raw: bytes) -> tuple[int, Any]:
+        form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+        self.token_requests += 1
+        if self.oauth is None or form.get("grant_type") != "refresh_token":
+            return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+        client_id, client_secret, refresh_token = self.oauth
+        if form.get("client_id") != client_id or form.get("client_secret") != client_secret:
+            return 401, {"error": "invalid_client", "error_description": "The OAuth client was not found."}
+        if form.get("refresh_token") != refresh_token:
+            return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+        token = "ya29." + secrets.token_urlsafe(24)
+        self.issued.add(token)
+        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                     "scope": "https://www.googleapis.com/auth/adwords"}
+
     def _handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         with self._lock:
+            if path == "/token":
+                return self._token(raw)
             lower = {k.lower(): v for k, v in headers.items()}
-            if lower.get("authorization") != f"Bearer {self.access_token}":
+            bearer = lower.get("authorization", "").removeprefix("Bearer ")
+            if bearer != self.access_token and bearer not in self.issued:
                 return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
                                        "message": "Request is missing required authentication credential. "
                                                   "Expected OAuth 2 access token."}}

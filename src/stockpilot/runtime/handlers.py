@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from stockpilot.adapters.ads.actions import PAUSE_TOPIC as ADS_PAUSE_TOPIC
 from stockpilot.adapters.ads.actions import RESUME_TOPIC as ADS_RESUME_TOPIC
 from stockpilot.adapters.ads.actions import AdActions
-from stockpilot.adapters.ads.google import GoogleAds
+from stockpilot.adapters.ads.google import GoogleAds, RefreshToken
 from stockpilot.adapters.ads.meta import MetaAds
 from stockpilot.adapters.ads.platform import AdPlatform
 from stockpilot.adapters.channels.order_cancel import TOPIC as CHANNEL_CANCEL_TOPIC
@@ -125,8 +125,12 @@ def _ad_platforms(sp: Stockpilot) -> dict[str, AdPlatform]:
     if settings.meta_access_token:
         platforms["meta"] = MetaAds(settings.meta_access_token, base_url=settings.meta_graph_url,
                                     version=settings.meta_api_version, app_secret=settings.meta_app_secret)
-    if settings.google_ads_developer_token and settings.google_ads_access_token:
+    refresh = None
+    if settings.google_ads_client_id and settings.google_ads_client_secret and settings.google_ads_refresh_token:
+        refresh = RefreshToken(settings.google_ads_client_id, settings.google_ads_client_secret,
+                               settings.google_ads_refresh_token, settings.google_ads_token_url)
+    if settings.google_ads_developer_token and (refresh or settings.google_ads_access_token):
         platforms["google"] = GoogleAds(settings.google_ads_developer_token, settings.google_ads_access_token,
-                                        login_customer_id=settings.google_ads_login_customer_id,
+                                        refresh=refresh, login_customer_id=settings.google_ads_login_customer_id,
                                         base_url=settings.google_ads_url, version=settings.google_ads_api_version)
     return platforms

@@ -1,7 +1,10 @@
 """Google Ads API (REST) ad groups: read status, pause / enable, read recent cost, find changes made by people.
 
 Every request carries `developer-token`, `Authorization: Bearer <OAuth access token>` and, when the ad group's
-account is reached through a manager account, `login-customer-id` (digits only).
+account is reached through a manager account, `login-customer-id` (digits only). The access token is either
+given as is, or obtained from a refresh token (`POST https://oauth2.googleapis.com/token`, form
+`grant_type=refresh_token&client_id&client_secret&refresh_token` -> {"access_token", "expires_in"}), kept until a
+minute before it expires, and renewed once when the API answers 401.
 - POST /{version}/customers/{cid}/adGroups:mutate
       {"operations": [{"update": {"resourceName": "customers/{cid}/adGroups/{id}", "status": "PAUSED"},
                        "updateMask": "status"}]}                               -> {"results": [{"resourceName"}]}
@@ -24,6 +27,9 @@ API (the web UI, the mobile app, Editor) is a person's, and Stockpilot then leav
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,16 +45,32 @@ _API_CLIENT = "GOOGLE_ADS_API"
 _CHANGE_EVENT_DAYS = 29  # change_event answers for the last 30 days only
 
 
+@dataclass(frozen=True)
+class RefreshToken:
+    """An installed-app or web OAuth client and a refresh token for the Google Ads scope."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    token_url: str = "https://oauth2.googleapis.com/token"
+
+
 class GoogleAds:
-    def __init__(self, developer_token: str, access_token: str, *, login_customer_id: str | None = None,
+    def __init__(self, developer_token: str, access_token: str | None = None, *,
+                 refresh: RefreshToken | None = None, login_customer_id: str | None = None,
                  base_url: str = "https://googleads.googleapis.com", version: str = "v18",
                  client: httpx.Client | None = None, timeout: float = 15) -> None:
+        if access_token is None and refresh is None:
+            raise ValueError("Google Ads needs an access token or a refresh token")
         self.base = f"{base_url.rstrip('/')}/{version}"
-        self.headers = {"developer-token": developer_token, "Authorization": f"Bearer {access_token}",
-                        "content-type": "application/json"}
+        self.headers = {"developer-token": developer_token, "content-type": "application/json"}
         if login_customer_id:
             self.headers["login-customer-id"] = login_customer_id.replace("-", "")
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        self.refresh = refresh
+        self._token = access_token
+        self._expires = float("inf") if access_token else 0.0  # monotonic seconds
+        self._lock = threading.Lock()  # one outbox worker thread may share this client with another
 
     def status(self, ref: AdSetRef) -> AdSetStatus:
         cid, name = _names(ref)
@@ -109,9 +131,19 @@ class GoogleAds:
         except (ZoneInfoNotFoundError, ValueError):
             raise AdsApiError(f"Google Ads customer {customer_id}: unusable time zone {name!r}") from None
 
+    def _bearer(self, *, renew: bool = False) -> str:
+        with self._lock:
+            if self.refresh is not None and (renew or time.monotonic() >= self._expires):
+                self._token, lifetime = _exchange(self.client, self.refresh)
+                self._expires = time.monotonic() + max(lifetime - 60, 0)
+            assert self._token is not None
+            return self._token
+
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         try:
-            response = self.client.post(f"{self.base}/{path}", json=body, headers=self.headers)
+            response = self._send(path, body, self._bearer())
+            if response.status_code == 401 and self.refresh is not None:  # expired early or revoked: once more
+                response = self._send(path, body, self._bearer(renew=True))
         except httpx.HTTPError as exc:
             raise AdsApiError(f"Google Ads {path}: {type(exc).__name__}: {exc}") from None
         try:
@@ -121,6 +153,31 @@ class GoogleAds:
         if response.status_code < 400:
             return answer
         raise _error(path, response.status_code, answer)
+
+
+    def _send(self, path: str, body: dict[str, Any], token: str) -> httpx.Response:
+        return self.client.post(f"{self.base}/{path}", json=body,
+                                headers={**self.headers, "Authorization": f"Bearer {token}"})
+
+
+def _exchange(client: httpx.Client, refresh: RefreshToken) -> tuple[str, float]:
+    """A fresh access token and its lifetime in seconds, from Google's OAuth token endpoint."""
+    try:
+        response = client.post(refresh.token_url, data={
+            "grant_type": "refresh_token", "client_id": refresh.client_id,
+            "client_secret": refresh.client_secret, "refresh_token": refresh.refresh_token})
+    except httpx.HTTPError as exc:
+        raise AdsApiError(f"Google OAuth token: {type(exc).__name__}: {exc}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code == 200 and answer.get("access_token"):
+        return str(answer["access_token"]), float(answer.get("expires_in", 3600))
+    text = f"Google OAuth token: HTTP {response.status_code} {answer.get('error')}: {answer.get('error_description')}"
+    if response.status_code >= 500 or response.status_code == 429:
+        raise AdsApiError(text)
+    raise PermanentAdsApiError(text)  # invalid_grant (revoked or expired refresh token), invalid_client
 
 
 def _names(ref: AdSetRef) -> tuple[str, str]:
