@@ -14,7 +14,12 @@ Baselines measured in the same run, on the same machine:
 Bodies are the captured `orders/create` sample (shared/fixtures/shopify), each with its own order id, signed as
 Shopify signs them (X-Shopify-Hmac-Sha256 = base64 HMAC-SHA256 of the raw body with the app secret), with the
 headers Shopify sends. Receipt is the delivery row's `received_at` (the server's clock at intake); the ledger
-reflects the order at the order row's `created_at` (its commit follows within the same transaction).
+reflects the order at the order row's `created_at` (its commit follows within the same transaction). The channel
+is also the push target: its API URL is a loopback fake Shopify Admin GraphQL API (tests/support/
+shopify_admin_api.py) run by this script, which records when each `inventorySetQuantities` arrives and with what
+value. Every order takes one unit, so the k-th order of a SKU (in commit order) is reflected by the first push of
+that SKU's item with a value <= initial - k: receipt-to-push is that push's arrival minus the order's receipt
+(one machine, one wall clock).
 
     python bench/webhooks.py                       # both backends
     python bench/webhooks.py --backend sqlite --quick
@@ -49,14 +54,19 @@ import psycopg
 from sqlalchemy import create_engine, func, select
 
 from flash_core import measure_cpu
-from flash_http import Server, _free_port, setup_catalog, start_server
+from flash_http import Server, _cli, _free_port, setup_catalog, start_server
 from stockpilot.adapters.db.database import normalise_url
-from stockpilot.adapters.db.tables import orders, webhook_deliveries
+from stockpilot.adapters.db.tables import order_lines, orders, skus, webhook_deliveries
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fake lives with the tests
+from tests.support.shopify_admin_api import ShopifyAdminApi
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify" / \
     "orders_create_captured_activepieces.json"
 SHOP, SECRET, LOCATION = "bench-shop.myshopify.com", "shpss_bench_secret", "WH-1"
 SKUS = [f"HOOK-{n}" for n in range(10)]
+ITEMS = {sku: str(808950810 + n) for n, sku in enumerate(SKUS)}  # Shopify inventory item per SKU
+SHOPIFY_LOCATION, API_TOKEN, INITIAL = "905684977", "shpat_bench_token", 10**6
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = "stockpilot_bench_webhooks"
 GOALS = {"accepted_per_s_min": 1000.0, "answer_p99_ms_max": 50.0, "receipt_to_push_p99_ms_max": 1000.0}
@@ -81,6 +91,7 @@ async def app(scope, receive, send):
 class Delivery:
     order_id: int
     webhook_id: str
+    sku: str
     request: bytes  # the whole HTTP/1.1 request, pre-encoded
 
 
@@ -105,8 +116,32 @@ def deliveries(count: int, first_order: int, host: str) -> list[Delivery]:
             f"X-Shopify-Webhook-Id: {webhook_id}\r\nX-Shopify-Event-Id: {uuid.uuid4()}\r\n"
             f"X-Shopify-Triggered-At: {datetime.now(UTC).isoformat()}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
-        made.append(Delivery(order_id, webhook_id, head + body))
+        made.append(Delivery(order_id, webhook_id, line["sku"], head + body))
     return made
+
+
+# ---- the push target ----------------------------------------------------------------------------------------
+class RecordingShopify(ShopifyAdminApi):
+    """The fake Admin API, noting when each applied inventorySetQuantities arrived: (time, item, value)."""
+
+    def __init__(self) -> None:
+        super().__init__(shop=SHOP, token=API_TOKEN, maximum_available=10**9, restore_rate=10**6)
+        self.sets: list[tuple[float, str, int]] = []
+        for item in ITEMS.values():
+            self.stock(item, SHOPIFY_LOCATION, INITIAL)
+
+    def _apply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        answer = super()._apply(payload)
+        if not answer["inventorySetQuantities"]["userErrors"]:
+            now = time.time()
+            for quantity in payload["quantities"]:
+                item = str(quantity["inventoryItemId"]).rsplit("/", 1)[-1]
+                self.sets.append((now, item, int(quantity["quantity"])))
+        return answer
+
+    def last_values(self) -> dict[str, int]:
+        with self._lock:
+            return {item: self.levels[(item, SHOPIFY_LOCATION)] for item in ITEMS.values()}
 
 
 # ---- the load generator ------------------------------------------------------------------------------------
@@ -227,6 +262,48 @@ class Ledger:
                 spans.append((placed[reference] - got[0]).total_seconds())
         return spans, statuses
 
+    def orders_by_sku(self) -> dict[str, list[tuple[Any, str]]]:
+        """Every order of each SKU, in commit order (created_at): the k-th leaves initial - k available."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(orders.c.reference, orders.c.created_at, orders.c.id, skus.c.sku)
+                                .join(order_lines, order_lines.c.order_id == orders.c.id)
+                                .join(skus, skus.c.id == order_lines.c.sku_id)).all()
+        found: dict[str, list[tuple[Any, str]]] = {}
+        for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+            found.setdefault(row.sku, []).append((row.created_at, row.reference))
+        return found
+
+    def wait_pushed(self, shopify: RecordingShopify, timeout: float) -> bool:
+        """Until every SKU's item on the fake shows initial - (its orders so far)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            placed = self.orders_by_sku()
+            expected = {ITEMS[sku]: INITIAL - len(placed.get(sku, [])) for sku in SKUS}
+            if shopify.last_values() == expected:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def receipt_to_push(self, batch: list[Delivery], shopify: RecordingShopify) -> list[float]:
+        rank = {ref: k for sku_orders in self.orders_by_sku().values()
+                for k, (_at, ref) in enumerate(sku_orders, start=1)}
+        with self.engine.connect() as conn:
+            received = {row.delivery_key: row.received_at for row in conn.execute(
+                select(webhook_deliveries.c.delivery_key, webhook_deliveries.c.received_at))}
+        pushes: dict[str, list[tuple[float, int]]] = {}
+        for at, item, value in sorted(shopify.sets):
+            pushes.setdefault(item, []).append((at, value))
+        spans = []
+        for d in batch:
+            k = rank.get(f"shopify:{SHOP}:{d.order_id}")
+            got = received.get(f"webhook:{d.webhook_id}")
+            if k is None or got is None:
+                continue
+            first = next((at for at, value in pushes.get(ITEMS[d.sku], []) if value <= INITIAL - k), None)
+            if first is not None:
+                spans.append(first - got.timestamp())
+        return spans
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -300,12 +377,24 @@ def fresh_url(backend: str, workdir: Path, pg_admin: str) -> str:
     return pg_admin.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 
 
-def add_channel(server: Server) -> None:
-    answer = httpx.post(f"{server.base}/api/v1/channels", headers={"Authorization": f"Bearer {server.token}"},
-                        json={"kind": "shopify", "name": "bench", "secret": SECRET, "shop_domain": SHOP,
-                              "location": LOCATION}, timeout=30)
+def add_channel(server: Server, shopify: RecordingShopify, url: str) -> None:
+    """The store (webhooks in, pushes out to the fake), its listings and its location mapping."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    answer = httpx.post(f"{server.base}/api/v1/channels", headers=headers, timeout=30, json={
+        "kind": "shopify", "name": "bench", "secret": SECRET, "shop_domain": SHOP, "location": LOCATION,
+        "api_url": shopify.api_url, "api_token": API_TOKEN})
     if answer.status_code != 201:
         raise RuntimeError(f"channel add failed: {answer.status_code} {answer.text}")
+    for sku, item in ITEMS.items():
+        listed = httpx.put(f"{server.base}/api/v1/channel-listings", headers=headers, timeout=30, json={
+            "channel": "bench", "external_id": item, "sku": sku, "role": "inventory_item"})
+        if listed.status_code not in (200, 201):
+            raise RuntimeError(f"listing failed: {listed.status_code} {listed.text}")
+    mapped = subprocess.run([*_cli(), "channel", "location", "bench", LOCATION, "--external-id", SHOPIFY_LOCATION],
+                            env={**os.environ, "STOCKPILOT_DATABASE_URL": url}, capture_output=True, text=True,
+                            timeout=120, check=False)
+    if mapped.returncode != 0:
+        raise RuntimeError(f"channel location failed: {mapped.stderr[-500:]}")
 
 
 def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
@@ -313,24 +402,29 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
     server = start_server(url, workdir, workers=1, pool_size=40)
     ledger = Ledger(url)
     result: dict[str, Any] = {"backend": backend}
+    shopify = RecordingShopify().__enter__()
     try:
-        setup_catalog(server, LOCATION, dict.fromkeys(SKUS, 10**6))
-        add_channel(server)
+        setup_catalog(server, LOCATION, dict.fromkeys(SKUS, INITIAL))
+        add_channel(server, shopify, url)
         host = f"{server.host}:{server.port}"
         warm = deliveries(200, 1, host)
         post_all(server.host, server.port, warm, args.clients)
         ledger.wait_applied(120)
+        ledger.wait_pushed(shopify, 60)
 
         burst = deliveries(args.webhooks, 10_000, host)
         load = post_all(server.host, server.port, burst, args.clients, server_pid=server.proc.pid)
         result["burst"] = answer_figures(load, len(burst))
         drained = ledger.wait_applied(args.drain_timeout)
         spans, statuses = ledger.receipt_to_ledger(burst)
+        pushed = ledger.wait_pushed(shopify, args.drain_timeout)
+        push_spans = ledger.receipt_to_push(burst, shopify)
         result["burst"].update({
             "drain_after_last_answer_s": None if drained is None else round(drained, 2),
             "applied_per_s": round(len(burst) / (load.elapsed + drained), 1) if drained is not None else None,
             "receipt_to_ledger_p50_ms": ms(pct(spans, 0.5)), "receipt_to_ledger_p99_ms": ms(pct(spans, 0.99)),
-            "statuses": statuses,
+            "receipt_to_push_p50_ms": ms(pct(push_spans, 0.5)), "receipt_to_push_p99_ms": ms(pct(push_spans, 0.99)),
+            "pushes": len(shopify.sets), "pushes_settled": pushed, "statuses": statuses,
         })
         log(f"{backend}: burst {result['burst']['accepted_per_s']}/s accepted, "
             f"p99 {result['burst']['answer_p99_ms']} ms, applied {result['burst']['applied_per_s']}/s")
@@ -341,12 +435,21 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
         result["paced"] = answer_figures(load, len(paced))
         ledger.wait_applied(args.drain_timeout)
         spans, statuses = ledger.receipt_to_ledger(paced)
+        pushes_before = len(shopify.sets)
+        pushed = ledger.wait_pushed(shopify, args.drain_timeout)
+        push_spans = ledger.receipt_to_push(paced, shopify)
         result["paced"].update({"rate_per_s": args.rate, "receipt_to_ledger_p50_ms": ms(pct(spans, 0.5)),
-                                "receipt_to_ledger_p99_ms": ms(pct(spans, 0.99)), "statuses": statuses})
-        log(f"{backend}: paced {args.rate}/s, receipt-to-ledger p99 {result['paced']['receipt_to_ledger_p99_ms']} ms")
+                                "receipt_to_ledger_p99_ms": ms(pct(spans, 0.99)),
+                                "receipt_to_push_p50_ms": ms(pct(push_spans, 0.5)),
+                                "receipt_to_push_p99_ms": ms(pct(push_spans, 0.99)),
+                                "pushes": len(shopify.sets) - pushes_before, "pushes_settled": pushed,
+                                "statuses": statuses})
+        log(f"{backend}: paced {args.rate}/s, receipt-to-ledger p99 {result['paced']['receipt_to_ledger_p99_ms']} ms,"
+            f" receipt-to-push p99 {result['paced']['receipt_to_push_p99_ms']} ms")
     finally:
         server.stop()
         ledger.close()
+        shopify.__exit__(None, None, None)
     checked = subprocess.run([sys.executable, "-m", "stockpilot.entrypoints.cli.main", "check"],
                              env={**os.environ, "STOCKPILOT_DATABASE_URL": url}, capture_output=True, text=True,
                              timeout=300, check=False)
@@ -405,11 +508,12 @@ def main(argv: list[str] | None = None) -> int:
             "answer_p99_ms": burst["answer_p99_ms"] < GOALS["answer_p99_ms_max"],
             "receipt_to_ledger_p99_ms_paced": (run["paced"]["receipt_to_ledger_p99_ms"] or 1e9)
             < GOALS["receipt_to_push_p99_ms_max"],
-            "receipt_to_push_p99_ms": None,  # the outbound push is not on main yet: not measured
+            "receipt_to_push_p99_ms_paced": (run["paced"]["receipt_to_push_p99_ms"] or 1e9)
+            < GOALS["receipt_to_push_p99_ms_max"],
             "check_ok": run["check_ok"],
         }
     print(f"{'backend':<11} {'run':<8} {'accepted/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'applied/s':>9} "
-          f"{'rcpt->ledger p50':>16} {'p99 ms':>8}")
+          f"{'rcpt->ledger p50':>16} {'p99 ms':>8} {'rcpt->push p50':>14} {'p99 ms':>8} {'pushes':>6}")
     print(f"{'-':<11} {'bare-asgi':<8} {baseline['accepted_per_s']:>10} {baseline['answer_p50_ms']:>8} "
           f"{baseline['answer_p99_ms']:>8}")
     for run in runs:
@@ -417,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
             fig = run[kind]
             print(f"{run['backend']:<11} {kind:<8} {fig['accepted_per_s']:>10} {fig['answer_p50_ms']:>8} "
                   f"{fig['answer_p99_ms']:>8} {fig.get('applied_per_s', '')!s:>9} "
-                  f"{fig['receipt_to_ledger_p50_ms']!s:>16} {fig['receipt_to_ledger_p99_ms']!s:>8}")
+                  f"{fig['receipt_to_ledger_p50_ms']!s:>16} {fig['receipt_to_ledger_p99_ms']!s:>8} "
+                  f"{fig['receipt_to_push_p50_ms']!s:>14} {fig['receipt_to_push_p99_ms']!s:>8} {fig['pushes']:>6}")
         print(f"{run['backend']:<11} raw-insert {run['raw_insert']['per_s']:>8}/s   ratios {ratios[run['backend']]}")
     result = {"benchmark": "stockpilot webhook intake", "config": vars(args) | {"cpus": os.cpu_count()},
               "bare_asgi": baseline, "runs": runs, "ratios": ratios, "goals": goals, "goal_values": GOALS,
