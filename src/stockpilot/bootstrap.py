@@ -15,6 +15,7 @@ from stockpilot.services.backorder_notices import BackorderNotices
 from stockpilot.services.catalog import CatalogService
 from stockpilot.services.channel_locations import ChannelLocations
 from stockpilot.services.channel_push import ChannelPushes
+from stockpilot.services.channel_reconcile import ChannelReconcile
 from stockpilot.services.channels import ChannelService
 from stockpilot.services.check import CheckService
 from stockpilot.services.context import Context
@@ -56,6 +57,7 @@ class Stockpilot:
     channel_pushes: ChannelPushes
     backorders: BackorderNotices  # customer backorder notices (docs/notifications.md)
     channel_locations: ChannelLocations  # outbound: which locations feed each channel location
+    channel_reconcile: ChannelReconcile  # outbound: drift between channels' counts and available-to-sell
 
     @property
     def db(self) -> Database:
@@ -94,5 +96,6 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, migra
         alerts=StaffAlerts(ctx),
         channel_pushes=pushes,
         channel_locations=ChannelLocations(ctx, pushes),
+        channel_reconcile=ChannelReconcile(ctx, pushes),
         backorders=BackorderNotices(ctx, orders),
     )

@@ -40,8 +40,8 @@ CONSUMER = "channel_push"
 DECISION = "channel_push"
 
 
-def push_key(channel: str, sku: str, generation: int, *, suffix: str = "") -> str:
-    return f"{TOPIC}:{channel}:{sku}:{generation}{suffix}"
+def push_key(channel: str, sku: str, generation: int) -> str:
+    return f"{TOPIC}:{channel}:{sku}:{generation}"
 
 
 def available_moved(event: Event) -> bool:
@@ -82,12 +82,8 @@ class ChannelPushes:
             if event.location in channel["feeds"] and store.is_listed(conn, channel["name"], sku_id):
                 self.request(conn, channel, sku_id, event.sku)
 
-    def request(self, conn: Connection, channel: Mapping[str, Any], sku_id: int, sku: str, *,
-                force: bool = False) -> int | None:
-        """Count a change for (channel, SKU) and queue a push unless one is queued. Returns the outbox id, if any.
-
-        force: push every line even where the channel acknowledged the same value before (reconcile --fix: the
-        channel drifted behind our back)."""
+    def request(self, conn: Connection, channel: Mapping[str, Any], sku_id: int, sku: str) -> int | None:
+        """Count a change for (channel, SKU) and queue a push unless one is queued. Returns the outbox id, if any."""
         now = self.ctx.clock.now()
         noted = store.note_change(conn, channel["id"], sku_id, now)
         if noted is None:
@@ -96,19 +92,19 @@ class ChannelPushes:
         # The first change after a quiet spell goes at once; within the window of the last push it waits for the
         # window's end, so a burst is one push per window, each with the newest value read at sending time.
         window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
-        due = max(now, last_pushed_at + window) if last_pushed_at is not None and not force else now
-        return self._enqueue(conn, channel["id"], channel["name"], sku_id, sku, generation, now, force=force,
-                             available_at=due)
+        due = max(now, last_pushed_at + window) if last_pushed_at is not None else now
+        return self._enqueue(conn, channel["id"], channel["name"], sku_id, sku, generation, now, available_at=due)
 
     def _enqueue(self, conn: Connection, channel_id: int, channel: str, sku_id: int, sku: str, generation: int,
-                 now: datetime, *, force: bool = False, available_at: datetime | None = None) -> int | None:
-        payload = {"channel_id": channel_id, "channel": channel, "sku_id": sku_id, "sku": sku, "force": force}
-        return outbox.enqueue(conn, TOPIC, payload, push_key(channel, sku, generation, suffix=":fix" if force else ""),
-                              now, self.ctx.settings.channel_push_max_attempts, available_at=available_at)
+                 now: datetime, *, available_at: datetime | None = None) -> int | None:
+        payload = {"channel_id": channel_id, "channel": channel, "sku_id": sku_id, "sku": sku}
+        return outbox.enqueue(conn, TOPIC, payload, push_key(channel, sku, generation), now,
+                              self.ctx.settings.channel_push_max_attempts, available_at=available_at)
 
     # ---- what a push would set --------------------------------------------------------------------------------
     def plan(self, channel_id: int, sku_id: int, *, force: bool = False) -> dict[str, Any]:
-        """The lines a push would send now, read in one snapshot with the coalescing generation they reflect."""
+        """The lines a push would send now, read in one snapshot with the coalescing generation they reflect.
+        force: every line, also those the channel acknowledged before (what reconciliation compares)."""
         with self.ctx.db.read() as conn:
             return self._plan(conn, channel_id, sku_id, force=force)
 
@@ -145,7 +141,7 @@ class ChannelPushes:
     # ---- send (outbox handler) ----------------------------------------------------------------------------------
     def deliver(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         channel_id, sku_id = int(payload["channel_id"]), int(payload["sku_id"])
-        plan = self.plan(channel_id, sku_id, force=bool(payload.get("force")))
+        plan = self.plan(channel_id, sku_id)
         result: dict[str, Any] = {"channel_id": channel_id, "sku_id": sku_id, "sku": plan["sku"],
                                   "channel": plan["channel"]["name"], "generation": plan["generation"],
                                   "lines": [entry for _, entry in plan["lines"]], "skipped": plan["skipped"],

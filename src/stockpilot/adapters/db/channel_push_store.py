@@ -197,3 +197,10 @@ def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, n
         index_elements=[channel_pushes.c.channel_id, channel_pushes.c.item_key],
         set_={"confirmed_value": value, "confirmed_at": now},
     ))
+
+
+def forget_confirmed(conn: Connection, channel_id: int, item_key: str) -> None:
+    """The channel was found to differ from what it acknowledged (reconciliation): the next push sends again."""
+    conn.execute(update(channel_pushes).where(channel_pushes.c.channel_id == channel_id,
+                                              channel_pushes.c.item_key == item_key)
+                 .values(confirmed_value=None))

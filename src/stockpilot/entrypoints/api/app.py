@@ -14,6 +14,7 @@ from stockpilot.bootstrap import Stockpilot
 from stockpilot.entrypoints.api import (
     ads_routes,
     backorder_routes,
+    channel_push_routes,
     channel_routes,
     purchasing_routes,
     waitlist_form,
@@ -72,6 +73,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     app.include_router(backorder_routes.public)  # GET/POST /backorders/cancel/{token}
     install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
+    app.include_router(channel_push_routes.router)  # /api/v1/channels/{name}/locations|drift|reconcile
     app.include_router(ads_routes.router)  # /api/v1/ads
     app.include_router(waitlist_form.router)  # GET/POST /waitlist/form, the embeddable form
 

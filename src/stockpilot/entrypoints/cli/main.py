@@ -127,7 +127,7 @@ app.add_typer(purchasing_commands.po_app, name="po")
 app.command("plan")(purchasing_commands.plan_command)
 app.add_typer(purchasing_commands.event_app, name="planned-event")
 app.add_typer(channel_commands.cli)  # `channel` and `webhook`
-assert outbound_commands.channel_location  # outbound: adds `channel location|listing` to the channel group
+app.command("reconcile")(outbound_commands.reconcile)  # outbound; it also adds `channel location|listing`
 app.add_typer(user_app, name="user")  # dashboard users (issue 7)
 app.add_typer(ads_app, name="ads")  # Ads
 

@@ -62,3 +62,45 @@ def channel_listing(
     finally:
         sp.close()
     print(f"{name} {role or 'id'} {external_id} -> {sku}")
+
+
+def reconcile(
+    channel: Annotated[str, typer.Argument(help="The channel to compare.")],
+    fix: Annotated[bool, typer.Option("--fix", help="Queue pushes of the corrected values (through the outbox: a "
+                                                    "running worker sends them).")] = False,
+) -> None:
+    """Compare the channel's counts (read through its API) with Stockpilot's available-to-sell, per SKU.
+
+    Exit 1 when something drifted and --fix was not given (like `stockpilot check`)."""
+    sp = build()
+    try:
+        result = sp.channel_reconcile.fix(channel) if fix else {"lines": sp.channel_reconcile.drift(channel)}
+    except StockpilotError as exc:
+        err.print(f"error: {exc.detail}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # the channel's API refused or is unreachable: say so, not a traceback
+        err.print(f"error: could not read {channel}'s counts: {type(exc).__name__}: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        sp.close()
+    table = Table(title=f"{channel}: available-to-sell vs the channel's count")
+    for column in ("SKU", "channel item", "Stockpilot ATS", "channel", "drift", "note"):
+        table.add_column(column, justify="right" if column in ("Stockpilot ATS", "channel", "drift") else "left")
+    drifted = 0
+    for row in result["lines"]:
+        drift = row["drift"]
+        drifted += drift not in (None, 0)
+        shown = "" if drift is None else (f"[red]{drift:+d}[/red]" if drift else "0")
+        table.add_row(row["sku"], row["item_key"] or "", _num(row["available_to_sell"]), _num(row["channel"]),
+                      shown, row["problem"] or "")
+    console.print(table)
+    if fix:
+        err.print(f"{drifted} line(s) drifted; pushes queued for {result['skus_queued']} SKU(s)")
+    else:
+        err.print(f"{drifted} line(s) drifted" + ("; run with --fix to push the corrected values" if drifted else ""))
+        if drifted:
+            raise typer.Exit(1)
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else str(value)
