@@ -77,6 +77,8 @@ class Settings:
     waitlist_default_timezone: str = "UTC"  # for contacts who gave none
     waitlist_form_frame_ancestors: str = "*"  # who may embed /waitlist/form (CSP frame-ancestors): your shop
     waitlist_sms_url: str | None = None  # twilio://AccountSID:AuthToken@FromPhone: texts to phone contacts
+    # Channels, inbound: webhook subscription health (services/channel_subscriptions.py)
+    subscription_check_minutes: float = 60.0  # how often every store's webhook subscriptions are checked
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

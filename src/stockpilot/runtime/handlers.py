@@ -41,6 +41,8 @@ from stockpilot.runtime.consumers import Consumer
 from stockpilot.services.amazon_polling import POLL_TOPIC as AMAZON_POLL_TOPIC
 from stockpilot.services.amazon_polling import AmazonPolling
 from stockpilot.services.channel_push import TOPIC as CHANNEL_PUSH_TOPIC
+from stockpilot.services.channel_subscriptions import TOPIC as SUBSCRIPTIONS_TOPIC
+from stockpilot.services.channel_subscriptions import ChannelSubscriptions
 from stockpilot.services.purchasing import PLAN_TOPIC
 from stockpilot.services.staff_alerts import ChainedOutcome
 from stockpilot.services.webhook_intake import PROCESS_TOPIC as CHANNEL_WEBHOOK_TOPIC
@@ -67,6 +69,7 @@ def automations(sp: Stockpilot) -> Automations:
     settings = sp.ctx.settings
     mail = _NoSmtp() if not settings.smtp_url else None
     amazon_polling = AmazonPolling(sp.ctx)  # Amazon FBA inventory and orders, polled (services/amazon_polling.py)
+    subscriptions = ChannelSubscriptions(sp.ctx)  # webhook subscription health (services/channel_subscriptions.py)
     handlers: dict[str, outbox.Handler] = {
         WEBHOOK_TOPIC: WebhookHandler(),
         TOPIC_EMAIL: mail or EmailDelivery(settings.smtp_url or "", settings.mail_from),
@@ -80,6 +83,7 @@ def automations(sp: Stockpilot) -> Automations:
         # staff alerts (docs/notifications.md)
         APPRISE_TOPIC: AppriseAlerts(sp.alerts.urls_by_destination, twilio_api_url=settings.twilio_api_url),
         AMAZON_POLL_TOPIC: amazon_polling,
+        SUBSCRIPTIONS_TOPIC: subscriptions,
         CHANNEL_PUSH_TOPIC: sp.channel_pushes.deliver,  # available-to-sell out to the channels
         BACKORDER_TOPIC: mail or NoticeEmail(settings.smtp_url or "", settings.mail_from),  # customer notices
         CHANNEL_CANCEL_TOPIC: ChannelOrderCancel(sp.backorders.channel_named),  # a backorder cancel, on the store
@@ -99,7 +103,7 @@ def automations(sp: Stockpilot) -> Automations:
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
                         **sp.ads.timer_handlers(), **sp.alerts.timer_handlers(),
-                        **amazon_polling.timer_handlers()},
+                        **amazon_polling.timer_handlers(), **subscriptions.timer_handlers()},
         consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer(),
                    sp.channel_pushes.consumer(), sp.backorders.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
@@ -107,7 +111,8 @@ def automations(sp: Stockpilot) -> Automations:
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),
                   CHANNEL_PUSH_TOPIC: ChainedOutcome(sp.channel_pushes,  # a push given up on also alerts staff
                                                      sp.alerts.dead_delivery_hook(CHANNEL_PUSH_TOPIC))},
-        on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all],
+        on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all,
+                  subscriptions.schedule_sweep],
     )
 
 

@@ -13,7 +13,13 @@ from rich.table import Table
 from stockpilot.bootstrap import build
 from stockpilot.config import ConfigError, Settings
 from stockpilot.domain.errors import StockpilotError
-from stockpilot.entrypoints.cli import channel_commands, outbound_commands, purchasing_commands, runtime_commands
+from stockpilot.entrypoints.cli import (
+    channel_commands,
+    outbound_commands,
+    purchasing_commands,
+    runtime_commands,
+    subscription_commands,
+)
 from stockpilot.entrypoints.cli.ads_commands import ads_app
 from stockpilot.entrypoints.cli.import_command import import_command
 from stockpilot.entrypoints.cli.simulate_command import simulate_command
@@ -128,6 +134,7 @@ app.command("plan")(purchasing_commands.plan_command)
 app.add_typer(purchasing_commands.event_app, name="planned-event")
 app.add_typer(channel_commands.cli)  # `channel` and `webhook`
 app.command("reconcile")(outbound_commands.reconcile)  # outbound; it also adds `channel location|listing`
+assert subscription_commands.channel_subscriptions  # inbound: adds `channel subscriptions` to the channel group
 app.add_typer(user_app, name="user")  # dashboard users (issue 7)
 app.add_typer(ads_app, name="ads")  # Ads
 
