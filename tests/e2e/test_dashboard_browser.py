@@ -1,5 +1,7 @@
-"""The dashboard in headless Chromium against a real `stockpilot serve`: sign in, watch an at-risk SKU appear live,
-approve a PO from the review queue, receive it and see stock move; a screenshot of every page.
+"""The dashboard in headless Chromium against a real `stockpilot serve`: sign in with a user name and password,
+watch an at-risk SKU appear live, edit and approve a PO from the review queue, open its PDF, receive it in part
+and see stock move, override a SKU's planning settings, see available-to-sell per channel; every page labelled,
+reachable by keyboard and screenshot on a laptop and a phone (390 x 844).
 
 Debian's chromium (/usr/bin/chromium) driven by Playwright through `executable_path`; .ci/run installs it, and a
 machine without it skips these tests and says why. Screenshots land in tests/artifacts/screenshots/.
@@ -123,12 +125,22 @@ def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
     _shot(page, "03-purchase-orders-review")
     page.get_by_role("link", name=review["number"]).click()
     assert "needs review" in page.locator("[data-po-status]").inner_text()
-    page.get_by_label("Quantity of GADGET-1").fill("10")
+    # Edit first (the draft is saved, the edit is in the decision log under the person's name), then approve.
+    page.get_by_label("Quantity of GADGET-1").fill("8")
     page.get_by_label("Supplier", exact=True).select_option("ACME")
+    page.get_by_role("button", name="Save changes").click()
+    assert "Draft saved" in page.get_by_role("status").first.inner_text()
+    assert "edited by ops.lead: GADGET-1 3 -> 8, supplier -> ACME" in page.locator("#why-h + ol").inner_text()
+    assert page.get_by_label("Quantity of GADGET-1").input_value() == "8"
+    page.get_by_label("Quantity of GADGET-1").fill("10")
     _shot(page, "04-po-review")
     page.get_by_role("button", name="Approve and send").click()
     assert "approved and sent to ACME" in page.get_by_role("status").first.inner_text()
     assert "sent" in page.locator("[data-po-status]").inner_text()
+    assert _ok(api.get(f"/api/v1/purchase-orders/{review['number']}"))["lines"][0]["quantity"] == 10
+    # The PDF the supplier was sent, from the page's own link.
+    pdf = page.request.get(base + page.locator("[data-po-pdf]").get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:5] == b"%PDF-"
 
     # A box arrives with 4 of them, plus an item that is not on the PO: the error is in the page, nothing moves.
     page.get_by_label("Another SKU in the box").fill("NOT-ON-PO")
@@ -150,18 +162,49 @@ def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
     assert page.locator('[data-total="available"]').inner_text() == "1"
     _shot(page, "07-sku")
 
-    for path, name in (("/inventory?sort=available&dir=asc", "08-inventory"), ("/suppliers", "09-suppliers"),
-                       ("/automations", "10-automations"), ("/purchase-orders", "11-purchase-orders")):
+    # A planning override from the SKU page: saved, logged, and the runtime recomputes the reorder point.
+    page.get_by_label("Manual min (reorder at)").fill("12")
+    page.get_by_label("Manual max (order up to)").fill("40")
+    page.get_by_role("button", name="Save settings").click()
+    assert "Planning settings of GADGET-1 saved" in page.get_by_role("status").first.inner_text()
+    deadline = time.monotonic() + 30
+    while _ok(api.get("/api/v1/plan", params={"sku": "GADGET-1"}))["items"][0]["reorder_point"] != 12:
+        assert time.monotonic() < deadline, "the override was not recomputed"
+        time.sleep(0.3)
+
+    # A channel with a buffer: the inventory shows what it may sell.
+    _ok(api.post("/api/v1/channels", json={"kind": "shopify", "name": "shop", "secret": "e2e-secret",
+                                           "shop_domain": "e2e.myshopify.com", "buffer": 1, "location": "WH-EAST"}))
+    _ok(api.put("/api/v1/channel-listings", json={"channel": "shop", "external_id": "4411", "sku": "GADGET-1"}))
+    page.goto(f"{base}/inventory?q=GADGET")
+    assert page.locator('td[data-ats="shop"]').first.inner_text() == "0"  # 1 available, less a buffer of 1
+
+    pages = [("/", "overview"), ("/inventory?sort=available&dir=asc", "inventory"), ("/inventory/GADGET-1", "sku"),
+             ("/purchase-orders", "purchase-orders"), (f"/purchase-orders/{review['number']}", "po"),
+             ("/suppliers", "suppliers"), ("/suppliers/ACME", "supplier"), ("/automations", "automations")]
+    unlabelled = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
+    for number, (path, name) in enumerate(pages, start=8):
         page.goto(base + path)
-        assert page.locator("h1").count() == 1
-        _shot(page, name)
+        assert page.locator("h1").count() == 1, path
+        assert page.evaluate(unlabelled) == [], f"{path}: form fields without a label"
+        _shot(page, f"{number:02d}-{name}")
+
+    # Keyboard: the first Tab reaches the skip link, and focus is drawn.
+    page.goto(f"{base}/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone.context.add_cookies(page.context.cookies())
-    for path, name in (("/", "12-phone-overview"), (f"/purchase-orders/{review['number']}", "13-phone-po")):
+    for number, (path, name) in enumerate(pages, start=20):
         phone.goto(base + path)
         assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
-        _shot(phone, name)
+        _shot(phone, f"{number:02d}-phone-{name}")
+    signin = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    signin.goto(f"{base}/signin")
+    _shot(signin, "19-phone-signin")
 
     # Signing out ends the session: the next page asks to sign in again.
     page.get_by_role("button", name="Sign out").click()

@@ -13,6 +13,10 @@ def test_nice_ticks_cover_the_range_with_round_steps():
     assert nice_ticks(0, 7) == [0, 2, 4, 6, 8]
     assert nice_ticks(-3, 40) == [-20, 0, 20, 40]
     assert nice_ticks(5, 5) == [5, 5.25, 5.5, 5.75, 6]
+    assert nice_ticks(0, 12) == [0, 5, 10, 15]  # a reorder point of 12 above stock of 7 stays inside the plot
+    for low, high in ((0, 12), (0, 1), (-7, 3), (0, 99), (2, 2.2)):
+        ticks = nice_ticks(low, high)
+        assert ticks[0] <= low and ticks[-1] >= high, (low, high, ticks)
 
 
 def _history() -> DailyHistory:

@@ -78,7 +78,7 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
     ticks, value = [], start
-    while value <= high + step * 0.5:
+    while not ticks or ticks[-1] < high - 1e-9:  # the last tick at or above `high`: nothing drawn off the plot
         ticks.append(round(value, 6))
         value += step
     return ticks

@@ -33,16 +33,22 @@ def _day(value: date | str | None) -> str:
     return value.strftime("%a %d %b")
 
 
-def _relday(value: date | str | None, today: date | datetime) -> str:
-    """A date near today as words ("today", "in 3 days"), with the date itself."""
+def _relwords(value: date | str | None, today: date | datetime) -> str:
+    """A date near today as words: "today", "tomorrow", "in 3 days", "2 days ago"."""
     if value is None:
         return "—"
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
     base = today.date() if isinstance(today, datetime) else today
     delta = (day - base).days
-    words = {0: "today", 1: "tomorrow", -1: "yesterday"}.get(delta) or (
+    return {0: "today", 1: "tomorrow", -1: "yesterday"}.get(delta) or (
         f"in {delta} days" if delta > 0 else f"{-delta} days ago")
-    return f"{words} ({_day(day)})"
+
+
+def _relday(value: date | str | None, today: date | datetime) -> str:
+    """A date near today as words, with the date itself: "in 3 days (Fri 04 Dec)"."""
+    if value is None:
+        return "—"
+    return f"{_relwords(value, today)} ({_day(value)})"
 
 
 def _age(seconds: float | None) -> str:
@@ -68,7 +74,8 @@ def _label(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
-templates.env.filters.update(when=_when, day=_day, relday=_relday, age=_age, pct=_pct, num=_num, label=_label)
+templates.env.filters.update(when=_when, day=_day, relday=_relday, relwords=_relwords, age=_age, pct=_pct, num=_num,
+                             label=_label)
 
 
 def page(request: Request, name: str, context: dict[str, Any], session: Session | None, *,
