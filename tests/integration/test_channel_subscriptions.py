@@ -49,10 +49,10 @@ def test_woocommerce_hooks_are_created_and_a_disabled_one_is_reenabled(app, rt, 
     with WooCommerceWebhooksApi(consumer_key=CK, consumer_secret=CS) as woo:
         app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token=f"{CK}:{CS}")
         rt.settle()
-        assert sorted(h["topic"] for h in woo.hooks.values()) == ["order.created", "order.updated"]
+        assert sorted(h["topic"] for h in woo.hooks.values()) == ["order.created", "order.updated", "product.updated"]
         assert {h["delivery_url"] for h in woo.hooks.values()} == {f"{PUBLIC}/webhooks/woocommerce/woo"}
         assert {h["secret"] for h in woo.hooks.values()} == {"wc-secret"}  # what WooCommerce signs with
-        assert statuses(app, "woo") == {"order.created": "active", "order.updated": "active"}
+        assert set(statuses(app, "woo").values()) == {"active"} and len(statuses(app, "woo")) == 3
 
         created_id = next(k for k, h in woo.hooks.items() if h["topic"] == "order.created")
         woo.fail(created_id, 5)  # WooCommerce disables a hook after 5 failed deliveries
@@ -60,7 +60,7 @@ def test_woocommerce_hooks_are_created_and_a_disabled_one_is_reenabled(app, rt, 
         rt.advance(minutes=59)
         assert woo.hooks[created_id]["status"] == "disabled"  # not yet: the sweep is hourly
         rt.advance(minutes=1)
-        assert woo.hooks[created_id]["status"] == "active" and len(woo.hooks) == 2  # re-enabled, not duplicated
+        assert woo.hooks[created_id]["status"] == "active" and len(woo.hooks) == 3  # re-enabled, not duplicated
         assert ("PUT", f"/wp-json/wc/v3/webhooks/{created_id}", {"status": "active"}) in woo.requests
         latest = health_decisions(app, "woo")[-1]
         assert "order.created: reenabled (was disabled)" in latest.reason
@@ -73,13 +73,14 @@ def test_bigcommerce_hooks_carry_the_secret_header_and_a_deactivated_one_comes_b
         app.channels.add("bigcommerce", "bc", secret="bc-secret", store_hash="abc123", api_url=bc.api_url,
                          api_token="bc-token")
         rt.settle()
-        assert sorted(h["scope"] for h in bc.hooks.values()) == ["store/order/created", "store/order/statusUpdated"]
+        assert sorted(h["scope"] for h in bc.hooks.values()) == ["store/order/created", "store/order/statusUpdated",
+                                                                 "store/sku/inventory/updated"]
         assert {h["headers"]["X-Webhook-Secret"] for h in bc.hooks.values()} == {"bc-secret"}
         assert {h["destination"] for h in bc.hooks.values()} == {f"{PUBLIC}/webhooks/bigcommerce/bc"}
         hook_id = next(iter(bc.hooks))
         bc.deactivate(hook_id)
         rt.advance(minutes=60)
-        assert bc.hooks[hook_id]["is_active"] is True and len(bc.hooks) == 2
+        assert bc.hooks[hook_id]["is_active"] is True and len(bc.hooks) == 3
 
 
 def test_shopify_subscriptions_are_created_and_a_deleted_one_is_recreated(app, rt):
@@ -88,8 +89,8 @@ def test_shopify_subscriptions_are_created_and_a_deleted_one_is_recreated(app, r
                          api_token="shpat_x")
         rt.settle()
         topics = sorted(h["topic"] for h in shopify.hooks.values())
-        assert topics == ["INVENTORY_LEVELS_UPDATE", "ORDERS_CANCELLED", "ORDERS_CREATE", "ORDERS_FULFILLED",
-                          "REFUNDS_CREATE"]
+        assert topics == ["CHECKOUTS_CREATE", "CHECKOUTS_UPDATE", "INVENTORY_LEVELS_UPDATE", "ORDERS_CANCELLED",
+                          "ORDERS_CREATE", "ORDERS_FULFILLED", "PRODUCTS_UPDATE", "REFUNDS_CREATE"]
         assert {h["uri"] for h in shopify.hooks.values()} == {f"{PUBLIC}/webhooks/shopify"}
         lost = next(k for k, h in shopify.hooks.items() if h["topic"] == "ORDERS_CREATE")
         shopify.delete(lost)  # Shopify removes a subscription after 48 h of failed deliveries
@@ -103,7 +104,7 @@ def test_refused_credentials_are_recorded_not_retried_and_the_cli_shows_them(app
         app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token="ck_x:cs_y")
         rt.settle()
         assert woo.hooks == {}
-        assert statuses(app, "woo") == {"order.created": "failed", "order.updated": "failed"}
+        assert set(statuses(app, "woo").values()) == {"failed"} and len(statuses(app, "woo")) == 3
         assert {r["status"] for r in outbox_rows(app, "channel.subscriptions")} == {"delivered"}
         shown = subprocess.run([*CLI, "channel", "subscriptions", "woo"], capture_output=True, text=True,
                                timeout=120, env={**os.environ, "STOCKPILOT_DATABASE_URL": db_url}, check=False)

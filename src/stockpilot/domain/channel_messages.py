@@ -74,10 +74,19 @@ class SetCount:
 
 
 @dataclass(frozen=True, slots=True)
+class ListingUpkeep:
+    """The channel's catalog changed (Shopify products/update): its ids for each SKU, to keep in channel_listings."""
+
+    item_key: str  # the product, for ordering (an older product update never overwrites a newer mapping)
+    entries: tuple[tuple[str, str, str], ...]  # (the channel's id, the SKU string, the id's role)
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NoEffect:
     """Understood, and nothing to do (a pending order, a status Stockpilot does not act on)."""
 
     reason: str
 
 
-Command = PlaceOrder | CancelOrder | FulfilOrder | ReturnStock | SetCount | NoEffect
+Command = PlaceOrder | CancelOrder | FulfilOrder | ReturnStock | SetCount | ListingUpkeep | NoEffect

@@ -19,10 +19,11 @@ from stockpilot.adapters.channels import amazon, bigcommerce, shopify, standard,
 from stockpilot.adapters.channels.payload import load_object
 from stockpilot.adapters.db import channel_store
 from stockpilot.adapters.db.delivery_processing_store import delivery_and_channel, finish_received
-from stockpilot.domain.channel_messages import Command, NoEffect, SetCount, Unprocessable
+from stockpilot.domain.channel_messages import Command, ListingUpkeep, NoEffect, SetCount, Unprocessable
 from stockpilot.domain.errors import Conflict, InsufficientStock, NotFound, StockpilotError, ValidationFailed
 from stockpilot.runtime import outbox
 from stockpilot.services.channel_counts import ChannelCounts
+from stockpilot.services.channel_listings_upkeep import keep_listings
 from stockpilot.services.channel_orders import ChannelOrders
 from stockpilot.services.context import Context
 from stockpilot.services.orders import OrderService
@@ -93,7 +94,10 @@ class WebhookProcessor:
         if kind == "woocommerce":
             return woocommerce.parse(topic, body)
         if kind == "bigcommerce":
-            if topic not in bigcommerce.TOPICS:
+            if topic == bigcommerce.SKU_INVENTORY_TOPIC:  # thin: the count is read back from the Inventory API
+                variant = bigcommerce.variant_of(body)
+                return bigcommerce.parse_inventory(body, variant, self.api_for(channel).variant_inventory(variant))
+            if topic not in bigcommerce.ORDER_TOPICS:
                 raise Unprocessable("unsupported_topic", f"BigCommerce scope {topic!r} is not handled")
             order, products = self.api_for(channel).order(bigcommerce.order_id_of(body))
             return bigcommerce.parse(topic, order, products)
@@ -106,6 +110,8 @@ class WebhookProcessor:
             return {"ignored": command.reason}
         if isinstance(command, SetCount):
             return self.counts.apply(conn, channel, command)
+        if isinstance(command, ListingUpkeep):
+            return keep_listings(conn, channel, command, self.ctx.clock.now())
         return self.orders.apply(conn, channel, command)
 
     def _finish(self, delivery_id: int, status: str, *, reason: str | None = None, error: str | None = None,

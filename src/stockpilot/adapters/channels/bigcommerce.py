@@ -7,6 +7,7 @@ header `X-Auth-Token`), so a delivery is applied with the order's state when it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,10 +21,14 @@ from stockpilot.domain.channel_messages import (
     FulfilOrder,
     NoEffect,
     PlaceOrder,
+    SetCount,
     Unprocessable,
 )
 
-TOPICS = ("store/order/created", "store/order/statusUpdated")
+ORDER_TOPICS = ("store/order/created", "store/order/statusUpdated")
+SKU_INVENTORY_TOPIC = "store/sku/inventory/updated"
+TOPICS = (*ORDER_TOPICS, SKU_INVENTORY_TOPIC)
+PUSH_DEFAULT_LOCATION = "1"  # as the outbound pusher names a store without locations (its item keys)
 # V2 order status ids (GET /v2/order_statuses).
 INCOMPLETE = 0
 SHIPPED, REFUNDED, CANCELLED, DECLINED, COMPLETED = 2, 4, 5, 6, 10
@@ -40,9 +45,37 @@ def order_id_of(payload: dict[str, Any]) -> str:
     return identifier(data.get("id"), "data.id")
 
 
+def variant_of(payload: dict[str, Any]) -> str:
+    """`store/sku/inventory/updated` names the variant (and the value it set), not the count after it: read it."""
+    data = field(payload, "data")
+    inventory = data.get("inventory") if isinstance(data, dict) else None
+    if not isinstance(inventory, dict):
+        raise Unprocessable("invalid_field", "data.inventory must describe the SKU's inventory")
+    return identifier(inventory.get("variant_id"), "data.inventory.variant_id")
+
+
+def parse_inventory(payload: dict[str, Any], variant_id: str, item: dict[str, Any] | None) -> list[Command]:
+    """The variant's on-hand count as the Inventory API reports it now (summed over the store's locations), as
+    the channel's own count; ordered by the webhook's `created_at`."""
+    if item is None:
+        return [NoEffect(f"variant {variant_id} has no inventory record")]
+    locations = [loc for loc in item.get("locations") or [] if isinstance(loc, dict)]
+    if not locations:
+        return [NoEffect(f"variant {variant_id} is not stocked at any location")]
+    on_hand = sum(integer(loc.get("total_inventory_onhand", 0), "total_inventory_onhand") for loc in locations)
+    where = str(locations[0].get("location_id")) if len(locations) == 1 else "all"
+    created = payload.get("created_at")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise Unprocessable("invalid_field", "created_at must be a Unix time")
+    identity = item.get("identity") if isinstance(item.get("identity"), dict) else {}
+    return [SetCount(item=ChannelLine(0, text_or_none(identity.get("sku")), (variant_id,)),
+                     item_key=f"variant:{variant_id}@{where}", on_hand=on_hand,
+                     updated_at=datetime.fromtimestamp(created, UTC))]
+
+
 def parse(scope: str, order: dict[str, Any], products: list[dict[str, Any]]) -> list[Command]:
     """Commands for an order as read from the API (the webhook only said which order changed)."""
-    if scope not in TOPICS:
+    if scope not in ORDER_TOPICS:
         raise Unprocessable("unsupported_topic", f"BigCommerce scope {scope!r} is not handled")
     order_id = identifier(order.get("id"), "id")
     status = integer(field(order, "status_id"), "status_id")
@@ -109,6 +142,16 @@ class BigCommerceApi:
         response.raise_for_status()
         answer = response.json()
         return {"status_id": answer.get("status_id") if isinstance(answer, dict) else None}
+
+    def variant_inventory(self, variant_id: str) -> dict[str, Any] | None:
+        """GET /v3/inventory/items?variant_id:in=ID: the variant's identity and per-location levels (or None)."""
+        headers = {"X-Auth-Token": self.token, "Accept": "application/json"}
+        with httpx.Client(timeout=self.timeout, headers=headers) as client:
+            answer = self._get(client, f"{self.api_url.rstrip('/')}/v3/inventory/items", {"variant_id:in": variant_id})
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise Unprocessable("unexpected_api_answer", f"variant {variant_id}: unexpected shape from the API")
+        return next((d for d in data if isinstance(d, dict)), None)
 
     @staticmethod
     def _get(client: httpx.Client, url: str, params: dict[str, Any]) -> Any:

@@ -23,6 +23,7 @@ from stockpilot.domain.channel_messages import (
     ChannelLine,
     Command,
     FulfilOrder,
+    ListingUpkeep,
     NoEffect,
     PlaceOrder,
     ReturnLine,
@@ -31,7 +32,8 @@ from stockpilot.domain.channel_messages import (
     Unprocessable,
 )
 
-TOPICS = ("orders/create", "orders/cancelled", "orders/fulfilled", "refunds/create", "inventory_levels/update")
+TOPICS = ("orders/create", "orders/cancelled", "orders/fulfilled", "refunds/create", "inventory_levels/update",
+          "products/update", "checkouts/create", "checkouts/update")
 
 
 def parse(topic: str, payload: dict[str, Any]) -> list[Command]:
@@ -51,6 +53,10 @@ def parse(topic: str, payload: dict[str, Any]) -> list[Command]:
         return [_refund(payload)]
     if topic == "inventory_levels/update":
         return [_inventory_level(payload)]
+    if topic == "products/update":
+        return [_product(payload)]
+    if topic in ("checkouts/create", "checkouts/update"):
+        return [_checkout(payload)]
     raise Unprocessable("unsupported_topic", f"Shopify topic {topic!r} is not handled")
 
 
@@ -107,3 +113,32 @@ def _inventory_level(level: dict[str, Any]) -> SetCount | NoEffect:
         on_hand=integer(level["available"], "available"),
         updated_at=timestamp(field(level, "updated_at"), "updated_at"),
     )
+
+
+def _product(product: dict[str, Any]) -> ListingUpkeep | NoEffect:
+    """Each variant's id (role `variant`) and inventory item id (role `inventory_item`) to its SKU: order lines
+    and inventory_levels/update then find the SKU by id even after a merchant renames it, and pushes address it."""
+    product_id = identifier(product.get("id"), "id")
+    entries: list[tuple[str, str, str]] = []
+    for variant in object_list(product, "variants"):
+        sku = text_or_none(variant.get("sku"))
+        if sku is None:
+            continue  # no SKU on the channel: only a mapping made by hand can tie it to Stockpilot
+        if variant.get("id") is not None:
+            entries.append((str(variant["id"]), sku, "variant"))
+        if variant.get("inventory_item_id") is not None:
+            entries.append((str(variant["inventory_item_id"]), sku, "inventory_item"))
+    if not entries:
+        return NoEffect("no variant carries a SKU")
+    return ListingUpkeep(f"product:{product_id}", tuple(entries),
+                         optional_timestamp(product.get("updated_at"), "updated_at"))
+
+
+def _checkout(checkout: dict[str, Any]) -> NoEffect:
+    """A checkout is demand intent, not a sale: most are abandoned, so holding stock for one would refuse real
+    buyers. It is kept (the delivery, `ignored`, with the lines it wanted) and holds nothing; a storefront that
+    wants a hold reserves through POST /api/v1/reservations, which expires on its own."""
+    token = text_or_none(checkout.get("token")) or str(checkout.get("id") or "?")
+    wanted = [f"{line.quantity} x {line.sku or ','.join(line.external_ids)}"
+              for line in (_line(item) for item in object_list(checkout, "line_items")) if line]
+    return NoEffect(f"checkout {token}: demand intent ({'; '.join(wanted) or 'no stocked lines'}), nothing held")

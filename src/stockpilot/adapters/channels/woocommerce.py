@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from stockpilot.adapters.channels.contact import customer_email
-from stockpilot.adapters.channels.payload import identifier, integer, object_list, optional_timestamp, text_or_none
+from stockpilot.adapters.channels.payload import (
+    field,
+    identifier,
+    integer,
+    object_list,
+    optional_timestamp,
+    text_or_none,
+    timestamp,
+)
 from stockpilot.domain.channel_messages import (
     CancelOrder,
     ChannelLine,
@@ -17,10 +25,11 @@ from stockpilot.domain.channel_messages import (
     FulfilOrder,
     NoEffect,
     PlaceOrder,
+    SetCount,
     Unprocessable,
 )
 
-TOPICS = ("order.created", "order.updated")
+TOPICS = ("order.created", "order.updated", "product.updated")
 COMMITTING = {"processing", "on-hold", "completed"}
 RELEASING = {"cancelled", "failed"}
 
@@ -28,6 +37,8 @@ RELEASING = {"cancelled", "failed"}
 def parse(topic: str, order: dict[str, Any]) -> list[Command]:
     if topic not in TOPICS:
         raise Unprocessable("unsupported_topic", f"WooCommerce topic {topic!r} is not handled")
+    if topic == "product.updated":
+        return [_product(order)]
     order_id = identifier(order.get("id"), "id")
     status = order.get("status")
     updated_at = optional_timestamp(order.get("date_modified_gmt"), "date_modified_gmt")
@@ -55,3 +66,20 @@ def _line(item: dict[str, Any]) -> ChannelLine | None:
     if sku is None and not ids:
         return None
     return ChannelLine(quantity, sku, ids)
+
+
+def _product(product: dict[str, Any]) -> SetCount | NoEffect:
+    """A product's (or variation's) own stock count changed in WooCommerce (an admin edit, another plugin).
+
+    Only a tracked count means anything (`manage_stock: true` with an integer `stock_quantity`); a variable
+    product's stock lives on its variations. The item key is the outbound pusher's (`product:ID` /
+    `variation:ID`), so the echo of a push is recognised."""
+    product_id = identifier(product.get("id"), "id")
+    if product.get("type") == "variable":
+        return NoEffect("a variable product: its variations carry the stock")
+    if product.get("manage_stock") is not True or product.get("stock_quantity") is None:
+        return NoEffect("stock is not tracked for this product")
+    role = "variation" if product.get("type") == "variation" or product.get("parent_id") else "product"
+    return SetCount(item=ChannelLine(0, text_or_none(product.get("sku")), (product_id,)),
+                    item_key=f"{role}:{product_id}", on_hand=integer(product["stock_quantity"], "stock_quantity"),
+                    updated_at=timestamp(field(product, "date_modified_gmt"), "date_modified_gmt"))
