@@ -231,3 +231,17 @@ def test_racing_raisers_of_one_subject_send_one_alert_and_count_the_rest(make, r
     rt.advance(minutes=15)
     assert receiver.wait_for(2)
     assert len(receiver.effects) == 2 and titles(receiver)[1].startswith("7 more: Oversold: MUG")
+
+
+def test_every_outbox_topic_but_the_alerts_themselves_tells_staff_when_it_gives_up(make):
+    from stockpilot.runtime.handlers import automations
+
+    sp, _rt = make()
+    auto = automations(sp)
+    silent = sorted(t for t in auto.outbox_handlers if t not in auto.outcomes)
+    assert silent == ["alert.apprise", "alert.email"]  # an alert about a failed alert would loop
+    sp.db.write(lambda conn: auto.outcomes["waitlist.sms"].dead(conn, {}, "waitlist-sms:7:1", "Twilio said 401",
+                                                                sp.ctx.clock.now()))
+    with sp.db.read() as conn:
+        (decision,) = decisions.list_for(conn, "waitlist.sms")
+    assert decision.kind == "staff_alert" and decision.inputs["kind"] == "delivery_dead"

@@ -93,7 +93,11 @@ def automations(sp: Stockpilot) -> Automations:
     # A delivery that gives up alerts staff (alert topics themselves excluded: an alert about a failed alert loops).
     dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
                    for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC,
-                                 CHANNEL_CANCEL_TOPIC)}
+                                 CHANNEL_CANCEL_TOPIC, WAITLIST_CONFIRM_TOPIC, WAITLIST_SMS_TOPIC,
+                                 AMAZON_POLL_TOPIC, SUBSCRIPTIONS_TOPIC)}
+    # A failed ad pause leaves the ad set spending: staff hear of it too (after the ads hook records its outcome).
+    dead_alerts.update({topic: ChainedOutcome(hook, sp.alerts.dead_delivery_hook(topic))
+                        for topic, hook in sp.ads.outcome_hooks().items()})
     # Waitlist contacts: the double opt-in email goes like the notices; texts through Apprise's Twilio plugin
     handlers[WAITLIST_CONFIRM_TOPIC] = handlers[WAITLIST_TOPIC]
     handlers[WAITLIST_SMS_TOPIC] = (CustomerSms(settings.waitlist_sms_url, sp.waitlist.still_subscribed,
@@ -106,7 +110,7 @@ def automations(sp: Stockpilot) -> Automations:
                         **amazon_polling.timer_handlers(), **subscriptions.timer_handlers()},
         consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer(),
                    sp.channel_pushes.consumer(), sp.backorders.consumer()],
-        outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts, **sp.ads.outcome_hooks(),
+        outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts,
                   CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),
                   CHANNEL_PUSH_TOPIC: ChainedOutcome(sp.channel_pushes,  # a push given up on also alerts staff
