@@ -203,3 +203,22 @@ def test_cancelling_a_bigcommerce_order_by_link_cancels_it_in_the_store_too(make
             (decision,) = [d for d in decisions.list_for(conn, "bigcommerce:abc123:100")
                            if d.kind == "backorder_cancel"]
         assert decision.choice["channel"] == "channel.cancel_order queued for bc"
+
+
+def test_a_backordered_reservation_committed_with_an_email_is_noticed(make, smtp):
+    sp, rt = make()
+    stock(sp, "TEE", {"WH": 1}, backorder_policy="allow")
+    with api_client(sp) as client:
+        held = client.post("/api/v1/reservations", json={"reference": "cart-9", "lines": [{"sku": "TEE",
+                                                                                          "quantity": 3}]})
+        assert held.status_code == 201, held.text
+        refused = client.post(f"/api/v1/reservations/{held.json()['id']}/commit",
+                              json={"order_reference": "SO-9", "customer_email": "nope"})
+        assert refused.status_code == 422  # checked before anything is committed
+        committed = client.post(f"/api/v1/reservations/{held.json()['id']}/commit",
+                                json={"order_reference": "SO-9", "customer_email": "Cara@Customer.example"})
+        assert committed.status_code == 201, committed.text
+    rt.settle()
+    (notice,) = smtp.wait_for(1)
+    assert notice["To"] == "cara@customer.example" and notice["Subject"] == "Your order SO-9 is on backorder"
+    assert "Not in stock right now: 2 x TEE," in text(notice)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from stockpilot.adapters.db import ledger
 from stockpilot.adapters.db import reservation_store as store
+from stockpilot.adapters.db.backorder_store import save_contact
 from stockpilot.domain.errors import (
     Conflict,
     IdempotencyConflict,
@@ -139,8 +140,11 @@ class ReservationService:
             raise ReservationExpired(f"reservation {reservation_id} expired before it was extended")
         return described
 
-    def commit(self, reservation_id: int, order_reference: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Turn the held units into an order. Idempotent: a second commit returns the same order."""
+    def commit(self, reservation_id: int, order_reference: str | None = None, *,
+               customer_email: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Turn the held units into an order. Idempotent: a second commit returns the same order.
+
+        `customer_email` is kept with the order for backorder notices (in the committing transaction)."""
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool] | None:
             now = self.ctx.clock.now()
@@ -151,7 +155,10 @@ class ReservationService:
             if header["status"] == ReservationStatus.ACTIVE and store.transition(
                 conn, reservation_id, ReservationStatus.COMMITTED, now
             ):
-                return self._commit_lines(conn, header, order_reference, now), True
+                committed = self._commit_lines(conn, header, order_reference, now)
+                if customer_email:
+                    save_contact(conn, committed["id"], customer_email)
+                return committed, True
             # Lost a race or a replay: whoever committed first made the order.
             header = self._header(conn, reservation_id)
             if header["status"] == ReservationStatus.COMMITTED:

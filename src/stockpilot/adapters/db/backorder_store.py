@@ -15,6 +15,7 @@ from stockpilot.adapters.db.tables import (
     orders,
     purchase_order_lines,
     purchase_orders,
+    reservations,
     skus,
     stock_levels,
     supplier_offers,
@@ -123,8 +124,13 @@ def waiting_orders_of_sku(conn: Connection, sku_id: int) -> list[int]:
 
 
 def order_by_reference(conn: Connection, reference: str) -> dict[str, Any] | None:
-    row = conn.execute(select(orders.c.id, orders.c.reference, orders.c.status, orders.c.source)
-                       .where(orders.c.reference == reference)).mappings().first()
+    """The order a ledger entry names: its own reference, or (a reservation's commit is recorded under the
+    reservation's reference) the order that reservation became."""
+    columns = (orders.c.id, orders.c.reference, orders.c.status, orders.c.source)
+    row = conn.execute(select(*columns).where(orders.c.reference == reference)).mappings().first()
+    if row is None:
+        row = conn.execute(select(*columns).join(reservations, reservations.c.order_id == orders.c.id)
+                           .where(reservations.c.reference == reference)).mappings().first()
     return dict(row) if row else None
 
 

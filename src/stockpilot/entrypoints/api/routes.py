@@ -167,7 +167,9 @@ def extend(reservation_id: int, request: Request, body: schemas.ExtendIn | None 
 
 @router.post("/reservations/{reservation_id}/commit")
 def commit(reservation_id: int, request: Request, body: schemas.CommitIn | None = None) -> JSONResponse:
-    order, created = _app(request).reservations.commit(reservation_id, body.order_reference if body else None)
+    email = normalise_email(body.customer_email) if body and body.customer_email else None  # 422 if invalid
+    order, created = _app(request).reservations.commit(reservation_id, body.order_reference if body else None,
+                                                       customer_email=email)
     return _json(order, 201 if created else 200)
 
 

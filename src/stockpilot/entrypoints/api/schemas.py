@@ -86,6 +86,7 @@ class ExtendIn(Strict):
 
 class CommitIn(Strict):
     order_reference: str | None = None
+    customer_email: str | None = Field(default=None, max_length=254)  # for backorder notices
 
 
 class OrderIn(Strict):
