@@ -110,9 +110,12 @@ def simulate(catalog: Catalog, config: SimConfig, draws: SupplyDraws, *,
             if policy == "static_minmax" and not static_too:
                 continue
             h = known[rows]
-            if policy == "stockpilot":
+            if policy in ("stockpilot", "stockpilot_eoq"):
+                eoq = None if policy == "stockpilot" else {
+                    "unit_cost": cost[rows], "ordering_cost": config.costs.ordering_cost,
+                    "holding_cost_rate": config.costs.holding_rate}
                 lv: Levels = stockpilot_levels(h, lead=lead[rows], lead_sd=lead_sd[rows], service=knob[rows],
-                                               cover_days=config.cover_days)
+                                               cover_days=config.cover_days, eoq_costs=eoq)
             elif policy in ("naive", "naive_surge"):
                 lv = naive_levels(h, lead=lead[rows], uplift=knob[rows], cover_days=config.cover_days,
                                   average_days=config.average_days,

@@ -40,7 +40,7 @@ def equal_fill_savings(rows: list[dict[str, Any]], demand_class: str, challenger
                  and r["policy"] == challenger), None)
     out: dict[str, dict[str, float | str | None]] = {}
     for r in rows:
-        if r["demand_class"] != demand_class or not r["default"] or r["policy"] == challenger:
+        if r["demand_class"] != demand_class or not r["default"] or r["policy"].startswith("stockpilot"):
             continue
         if r["fill_rate"] is None or mine is None or mine["fill_rate"] is None:
             continue

@@ -57,8 +57,9 @@ def _row(v: Variant, demand_class: str, t: dict[str, np.ndarray], margin: np.nda
         "fill_rate": float(sold / demand) if demand else None,
         "fill_rate_p10": float(np.percentile(per_sku, 10)) if per_sku.size else None,
         "cycle_service": csl,
-        "target_service": v.knob if v.policy == "stockpilot" else None,
-        "calibration_points": (100 * (csl - v.knob)) if v.policy == "stockpilot" and csl is not None else None,
+        "target_service": v.knob if v.policy.startswith("stockpilot") else None,
+        "calibration_points": (100 * (csl - v.knob)) if v.policy.startswith("stockpilot") and csl is not None
+        else None,
         "stockout_days_per_sku_year": float(t["stockout_days"].sum() / n * year),
         "lost_units_per_year": float(t["lost"].sum() * year),
         "lost_revenue_per_year": float(t["lost_revenue"].sum() * year),

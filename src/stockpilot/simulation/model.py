@@ -7,22 +7,25 @@ from datetime import date
 
 import numpy as np
 
-POLICIES = ("naive", "naive_surge", "days_of_cover", "static_minmax", "stockpilot")
+POLICIES = ("naive", "naive_surge", "days_of_cover", "static_minmax", "stockpilot", "stockpilot_eoq")
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
 
 # The service knob each policy family is swept over (the default is the rule as usually written down):
 #   naive / naive_surge: the uplift on lead-time demand (0.2 = "+20%");
 #   days_of_cover / static_minmax: extra days of demand in the minimum (7 = "lead time + 7 days");
-#   stockpilot: the cycle service level its safety stock is set for (0.95 = STOCKPILOT_SERVICE_LEVEL's default).
+#   stockpilot: the cycle service level its safety stock is set for (0.95 = STOCKPILOT_SERVICE_LEVEL's default);
+#   stockpilot_eoq: the same, ordering up to reorder point + EOQ (STOCKPILOT_ORDERING_COST / _HOLDING_RATE set to
+#   the cost knobs) instead of + 30 days of cover.
 DEFAULT_SWEEPS: dict[str, tuple[float, ...]] = {
     "naive": (0.0, 0.2, 0.5, 1.0, 2.0, 4.0),
     "naive_surge": (0.0, 0.2, 0.5, 1.0, 2.0),
     "days_of_cover": (0.0, 7.0, 14.0, 28.0, 56.0),
     "static_minmax": (0.0, 7.0, 14.0, 28.0, 56.0),
     "stockpilot": (0.50, 0.70, 0.80, 0.90, 0.95, 0.98, 0.995),
+    "stockpilot_eoq": (0.50, 0.70, 0.80, 0.90, 0.95, 0.98, 0.995),
 }
 DEFAULT_KNOB: dict[str, float] = {"naive": 0.2, "naive_surge": 0.2, "days_of_cover": 7.0, "static_minmax": 7.0,
-                                  "stockpilot": 0.95}
+                                  "stockpilot": 0.95, "stockpilot_eoq": 0.95}
 
 
 @dataclass(frozen=True)

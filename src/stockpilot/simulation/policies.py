@@ -41,10 +41,12 @@ def average(sales: np.ndarray, days: int) -> np.ndarray:
 
 
 def stockpilot_levels(sales: np.ndarray, *, lead: np.ndarray, lead_sd: np.ndarray, service: np.ndarray,
-                      cover_days: float) -> Levels:
+                      cover_days: float, eoq_costs: dict[str, object] | None = None) -> Levels:
+    """`eoq_costs` (unit_cost, ordering_cost, holding_cost_rate) switches order-up-to to reorder point + EOQ,
+    as planning does when STOCKPILOT_ORDERING_COST and STOCKPILOT_HOLDING_RATE are set."""
     demand = estimate_batch(sales)
     p = policy_batch(demand.mean_daily, demand.std_daily, lead_time_days=lead, lead_time_std_days=lead_sd,
-                     service_level=service, cover_days=cover_days)
+                     service_level=service, cover_days=cover_days, **(eoq_costs or {}))
     return Levels(_ceil(p.reorder_point), _ceil(p.order_up_to), demand.mean_daily)
 
 

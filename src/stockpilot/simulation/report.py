@@ -15,7 +15,7 @@ from stockpilot.simulation.run import Outcome
 
 PLOT = "fill_rate_vs_inventory.png"
 COLOURS = {"naive": "#d62728", "naive_surge": "#ff7f0e", "days_of_cover": "#2ca02c", "static_minmax": "#9467bd",
-           "stockpilot": "#1f77b4"}
+           "stockpilot": "#1f77b4", "stockpilot_eoq": "#17becf"}
 
 
 def _clean(v: Any) -> Any:
@@ -41,6 +41,7 @@ def write_all(outcome: Outcome, out_dir: Path) -> list[Path]:
         "classes": {c: int((outcome.catalog.demand_class == c).sum()) for c in (*CLASSES, "new", "no_demand")},
         "rows": outcome.rows,
         "equal_fill": outcome.savings,
+        "equal_fill_eoq": outcome.savings_eoq,
         "at_risk_7d": outcome.risk,
         "operations": outcome.operations,
     }

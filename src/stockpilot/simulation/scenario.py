@@ -89,6 +89,9 @@ BUILTIN: dict[str, Scenario] = {
     "retail": Scenario("retail", "retail", data=DEFAULT_DATA, skus=1000, ops=CLEAN),
     "generated": Scenario("generated", "generated", skus=1000, days=365, ops=CLEAN),
     "faults": Scenario("faults", "generated", skus=200, days=120, ops=FAULTS),
+    # the operations part at a size where a share of oversells means something (minutes, not seconds)
+    "faults-large": Scenario("faults-large", "generated", skus=50, days=30,
+                             ops=replace(FAULTS, skus=30, days=14, stock_days=1.0)),
     **{name: Scenario(name, "generated", skus=100, days=60, ops=ops) for name, ops in _ONE_FAULT.items()},
 }
 

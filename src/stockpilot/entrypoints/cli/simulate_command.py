@@ -86,7 +86,8 @@ def _table(summary: dict[str, Any]) -> Table:
             ("lost_revenue_per_year", "lost revenue / year", False),
             ("avg_inventory_value", "average inventory (cost)", False), ("days_of_cover", "days of cover", False),
             ("pos_per_sku_year", "POs / SKU-year", False), ("total_cost_per_year", "total cost / year", False),
-            ("stockpilot_inventory_saving_at_equal_fill", "Stockpilot inventory saving, equal fill", True)]
+            ("stockpilot_inventory_saving_at_equal_fill", "Stockpilot inventory saving, equal fill", True),
+            ("stockpilot_eoq_inventory_saving_at_equal_fill", "Stockpilot EOQ inventory saving, equal fill", True)]
     t.add_column("figure")
     policies = summary["policies"]
     for name in policies:
