@@ -9,7 +9,8 @@ Only the world around it is simulated: the clock jumps from one due moment (a de
 the next, so a 48-hour escalation costs no wall time; customers, the store platform and suppliers are generated.
 
 Per SKU: `allow` backorders (an order for more than is available is taken and raises Oversold), a preferred and a
-backup supplier (every third SKU's preferred one never acknowledges when `silent_supplier` is set), two months
+backup supplier (every third SKU's preferred one never acknowledges when `silent_supplier` is set; the last
+`no_supplier_share` of the SKUs have none at all), two months
 of daily history imported through `stockpilot import history`'s service, and `stock_days` of demand on hand.
 
 Figures:
@@ -18,8 +19,8 @@ Figures:
   SKU and deficit episode is the design rule, so every such PO is a duplicate. Also counted: a PO revision the
   supplier received under two idempotency keys, and SKUs whose committed units differ from the orders delivered.
 - oversell events: `Oversold` events; one is resolved without a person when the first replenishment decision for
-  its SKU after it ordered (PO sent, or the open PO grown) or found the need already covered, and no PO it led to
-  waits in review; the others are listed with their review reasons (or "not flushed by the end").
+  its SKU after it ordered (PO sent, or the open PO grown) or found the need already covered, and no PO of that
+  SKU made by then waits in review; the others are listed with the review reasons (or "not flushed by the end").
 - detection_to_po_seconds: from the Oversold event to that decision (the flush that sent the PO), simulated time;
   detection_to_supplier_seconds: to the supplier API's first successful answer for the PO that decision created
   (503 outages and their backoff included).
@@ -191,20 +192,23 @@ def _seed_catalog(sp: Stockpilot, codes: list[str], rates: np.ndarray, cfg: OpsC
         sp.suppliers.add("QUIET", {"name": "Quiet Factory", "delivery_method": "http", "api_url": api_url("QUIET"),
                                    "api_token": TOKEN})
     lines = ["sku,date,units"]
+    unsupplied = len(codes) - int(np.ceil(cfg.no_supplier_share * len(codes)))
     for i, code in enumerate(codes):
         sp.catalog.upsert_sku(code, {"title": f"Simulated product {i}", "backorder_policy": "allow"})
         sp.stock.adjust(sku=code, location="WH", on_hand=int(np.ceil(rates[i] * cfg.stock_days)),
                         idempotency_key=f"sim-seed:{code}")
+        history = rng.poisson(rates[i], HISTORY_DAYS)
+        for k, units in enumerate(history.tolist()):
+            day = (START - timedelta(days=HISTORY_DAYS - k)).date().isoformat()
+            lines.append(f"{code},{day},{units}")
+        if i >= unsupplied:
+            continue  # no supplier on file: a person has to pick one
         sp.suppliers.set_offer("FAST", code, {"unit_cost": "4.00", "lead_time_days": 3, "lead_time_spread_days": 1})
         sp.suppliers.set_offer("BACKUP", code, {"unit_cost": "4.40", "lead_time_days": 6,
                                                 "lead_time_spread_days": 2})
         if cfg.silent_supplier and i % 3 == 0:  # the fastest and cheapest, so the ranking prefers it
             sp.suppliers.set_offer("QUIET", code, {"unit_cost": "3.60", "lead_time_days": 2,
                                                    "lead_time_spread_days": 1})
-        history = rng.poisson(rates[i], HISTORY_DAYS)
-        for k, units in enumerate(history.tolist()):
-            day = (START - timedelta(days=HISTORY_DAYS - k)).date().isoformat()
-            lines.append(f"{code},{day},{units}")
     path = tmp / "history.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = HistoryImport(sp.ctx).import_file(path)
@@ -348,8 +352,13 @@ def _measure(sp: Stockpilot, fake: SupplierFake, expected: dict[str, int], codes
             continue
         choice = decision["choice"] or {}
         review = choice.get("review") or []
-        if review:
-            unresolved.append({"sku": e["sku"], "at": e["created_at"].isoformat(), "reason": "; ".join(review)})
+        # A decision that grew (or found the need covered by) a PO waiting in review still waits for a person:
+        # nobody approves anything in this run, so a PO in review at the end was in review then.
+        waiting = [p for p in pos_of_sku.get(e["sku"], []) if p["status"] == "needs_review"
+                   and p["created_at"] <= decision["created_at"]]
+        if review or waiting:
+            why = "; ".join(review) or "; ".join(sorted({p["review_reason"] or "in review" for p in waiting}))
+            unresolved.append({"sku": e["sku"], "at": e["created_at"].isoformat(), "reason": why})
             continue
         resolved += 1
         waits.append((decision["created_at"] - e["created_at"]).total_seconds())

@@ -37,7 +37,8 @@ class OpsConfig:
     sent again as a new delivery (new webhook-id, same order), `late` held back 1-6 hours, `lost` never sent;
     `out_of_order` is the share of cancelled orders whose cancel arrives before the order. `outage` is the share of
     supplier API calls answered 503; `silent_supplier` makes the preferred supplier of every third SKU never
-    acknowledge (escalation, then re-routing to the backup, as in production)."""
+    acknowledge (escalation, then re-routing to the backup, as in production); `no_supplier_share` of the SKUs have no
+    offer at all, so their oversells must land in the review queue with that reason."""
 
     enabled: bool = True
     skus: int = 12
@@ -50,6 +51,7 @@ class OpsConfig:
     cancel_share: float = 0.05
     outage: float = 0.0
     silent_supplier: bool = False
+    no_supplier_share: float = 0.0  # the last SKUs (this share) have no supplier offer: their POs go to review
     oversell_window_seconds: float = 10.0
     stock_days: float = 3.0  # initial on hand = this many days of the SKU's mean demand (so oversells happen)
 
@@ -78,12 +80,13 @@ class Scenario:
 FAULTS = OpsConfig(skus=12, days=10, duplicate=0.2, redelivered=0.1, late=0.1, lost=0.05, out_of_order=0.5,
                    cancel_share=0.1, outage=0.2, silent_supplier=True)
 CLEAN = OpsConfig(skus=8, days=7)
-_ONE_FAULT = {  # one fault at a time, each heavier than in the mix
-    "faults-duplicate": OpsConfig(skus=8, days=7, duplicate=0.5, redelivered=0.3),
-    "faults-late": OpsConfig(skus=8, days=7, late=0.4),
-    "faults-out-of-order": OpsConfig(skus=8, days=7, cancel_share=0.3, out_of_order=1.0),
-    "faults-lost": OpsConfig(skus=8, days=7, lost=0.2),
-    "faults-supplier": OpsConfig(skus=8, days=7, outage=0.4, silent_supplier=True),
+_ONE_FAULT = {  # one fault at a time, each heavier than in the mix; a day of stock, so oversells are frequent
+    "faults-duplicate": OpsConfig(skus=8, days=7, stock_days=1.0, duplicate=0.5, redelivered=0.3),
+    "faults-late": OpsConfig(skus=8, days=7, stock_days=1.0, late=0.4),
+    "faults-out-of-order": OpsConfig(skus=8, days=7, stock_days=1.0, cancel_share=0.3, out_of_order=1.0),
+    "faults-lost": OpsConfig(skus=8, days=7, stock_days=1.0, lost=0.2),
+    "faults-supplier": OpsConfig(skus=8, days=7, stock_days=1.0, outage=0.4, silent_supplier=True,
+                                 no_supplier_share=0.125),
 }
 BUILTIN: dict[str, Scenario] = {
     "retail": Scenario("retail", "retail", data=DEFAULT_DATA, skus=1000, ops=CLEAN),
