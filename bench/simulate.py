@@ -28,7 +28,7 @@ import numpy as np
 from stockpilot.adapters.retail_transactions import load_transactions
 from stockpilot.simulation import catalog as catalogs
 from stockpilot.simulation.engine import simulate
-from stockpilot.simulation.model import Catalog, SimConfig, Variant, variants
+from stockpilot.simulation.model import Catalog, SimConfig, variants
 from stockpilot.simulation.supply import SupplyDraws, draw_supply
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail.csv.gz"
@@ -149,5 +149,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    _ = Variant  # the variant list is the engine's own (model.variants)
     main()
