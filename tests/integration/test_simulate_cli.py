@@ -50,7 +50,8 @@ def test_the_files_and_the_last_json_line(tiny_run):
     ops = last["operations"]
     assert ops["duplicate_pos"] == 0 and ops["check_problems"] == 0 and ops["committed_mismatch_skus"] == []
     assert ops["oversells_resolved_without_person"] + len(ops["oversells_for_a_person"]) == ops["oversell_events"]
-    assert "figure" in output and "unit fill" in output and "stockpilot" in output  # the Rich table
+    table = output.split("wrote ")[0]  # the Rich table, before the file list and the JSON line
+    assert "unit fill rate" in table and "stockpilot eoq" in table and "average inventory (cost)" in table
 
 
 def test_the_same_seed_gives_the_same_figures(tiny_run, tmp_path):

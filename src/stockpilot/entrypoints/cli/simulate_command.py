@@ -4,6 +4,7 @@ services under delivery faults; a Rich table, CSV/JSON/PNG in --out, and one JSO
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +32,8 @@ def simulate_command(
     from stockpilot.simulation.run import run_scenario
 
     err = Console(stderr=True)  # the progress bar; the table and the JSON line go to stdout
-    console = Console()
+    # a terminal gets its own width; a pipe or file (the usual home of a report) 132 columns, not Rich's 80
+    console = Console(width=None if sys.stdout.isatty() else 132)
     try:
         s = load_scenario(scenario).overridden(data=data, skus=skus, seed=seed, days=days)
     except ScenarioError as exc:
@@ -87,7 +89,7 @@ def _table(summary: dict[str, Any]) -> Table:
             ("avg_inventory_value", "average inventory (cost)", False), ("days_of_cover", "days of cover", False),
             ("pos_per_sku_year", "POs / SKU-year", False), ("total_cost_per_year", "total cost / year", False),
             ("stockpilot_inventory_saving_at_equal_fill", "Stockpilot inventory saving, equal fill", True),
-            ("stockpilot_eoq_inventory_saving_at_equal_fill", "Stockpilot EOQ inventory saving, equal fill", True)]
+            ("stockpilot_eoq_inventory_saving_at_equal_fill", "EOQ variant's saving, equal fill", True)]
     t.add_column("figure")
     policies = summary["policies"]
     for name in policies:
