@@ -132,3 +132,25 @@ def test_a_refused_token_or_a_missing_location_mapping_is_dead_at_once_with_the_
     rows = push_rows(app)
     assert rows[-1]["status"] == "dead" and "401" in rows[-1]["last_error"]
     assert shopify.set_values() == []
+
+
+def test_a_pos_sale_on_shopify_after_a_push_moves_on_hand_by_the_units_sold(app, rt, shopify, clock):
+    connect(app, shopify, buffer=1)
+    app.orders.place("SO-1", [line("TEE", 3)])
+    rt.advance(seconds=1)
+    assert shopify.levels[(ITEM, LOCATION)] == 6  # 10 on hand - 3 committed - 1 buffer
+    shopify.stock(ITEM, LOCATION, 5)  # a POS sale of one unit in the shop
+    with api_client(app) as client:
+        post_shopify(client, "inventory_levels/update", shopify.echo_payload(ITEM, LOCATION))
+        rt.advance(seconds=1)
+        assert [d["status"] for d in deliveries(client)] == ["processed"]
+    # One unit left the shelf: on_hand 9, not the 5 Shopify shows (which is net of orders and the buffer).
+    assert totals(app, "TEE")["on_hand"] == 9
+    assert shopify.levels[(ITEM, LOCATION)] == 5  # and the next push agrees: 9 - 3 - 1
+    clock.advance(seconds=1)
+    shopify.stock(ITEM, LOCATION, 3)  # two more sold at the counter before any push
+    with api_client(app) as client:
+        post_shopify(client, "inventory_levels/update", shopify.echo_payload(ITEM, LOCATION))
+        rt.advance(seconds=1)
+    assert totals(app, "TEE")["on_hand"] == 7
+    assert shopify.levels[(ITEM, LOCATION)] == 3

@@ -108,8 +108,9 @@ def automations(sp: Stockpilot) -> Automations:
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),
                         **sp.ads.timer_handlers(), **sp.alerts.timer_handlers(),
                         **amazon_polling.timer_handlers(), **subscriptions.timer_handlers()},
-        consumers=[sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(), sp.alerts.consumer(),
-                   sp.channel_pushes.consumer(), sp.backorders.consumer()],
+        # The channel push consumer runs first in each pass: a push's latency is what channels see.
+        consumers=[sp.channel_pushes.consumer(), sp.purchasing.consumer(), sp.waitlist.consumer(), sp.ads.consumer(),
+                   sp.alerts.consumer(), sp.backorders.consumer()],
         outcomes={**sp.purchasing.outcome_hooks(), **dead_alerts,
                   CHANNEL_WEBHOOK_TOPIC: ChainedOutcome(DeliveryDead(),
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),

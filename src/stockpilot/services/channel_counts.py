@@ -1,8 +1,10 @@
 """A channel's own count of an item (a POS sale, an edit in the platform's admin) as a ledger entry.
 
-One transaction holds the whole decision: the echo check, the out-of-order check (the watermark only moves
-forward), and the counted `set` movement, like StockService.adjust(on_hand=...) but atomic with the watermark, so
-two deliveries for one item processed at once can never leave the older count standing.
+Once Stockpilot has pushed available-to-sell to the item, the channel's count is read as a change from what the
+channel showed (a POS sale of 1 moves on_hand by -1, whatever the buffer and open orders); before any push it is
+the location's on-hand count. One transaction holds the whole decision: the echo check, the out-of-order check
+(the watermark only moves forward), and the `set` movement, like StockService.adjust(on_hand=...) but atomic
+with the watermark, so two deliveries for one item processed at once can never leave the older count standing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import catalog_store, channel_store, delivery_processing_store, history_store, ledger
+from stockpilot.adapters.db import (
+    catalog_store,
+    channel_push_store,
+    channel_store,
+    delivery_processing_store,
+    history_store,
+    ledger,
+)
 from stockpilot.domain.channel_messages import SetCount, Unprocessable
 from stockpilot.domain.model import Delta, MovementKind
 from stockpilot.services.channel_lines import resolve_sku
@@ -39,14 +48,24 @@ class ChannelCounts:
         if history_store.movement_by_key(conn, key) is not None:
             return {**result, "sku": sku.sku, "replayed": True}
         current = ledger.read_level(conn, sku.id, location.id, for_update=True)
-        target = max(command.on_hand, 0)  # a channel may report an oversold (negative) count; on_hand stops at 0
-        change = target - (current.on_hand if current else 0)
+        on_hand = current.on_hand if current else 0
+        baseline = channel_push_store.count_baseline(conn, channel["id"], command.item_key)
+        if baseline is None:  # never pushed to: the channel's count is the location's count
+            target = max(command.on_hand, 0)  # a channel may report an oversold (negative) count; on_hand stops at 0
+            change = target - on_hand
+        else:
+            # Stockpilot pushes available-to-sell (net of orders, holds and the buffer), so the channel's figure is
+            # not on_hand by design: what happened on the channel is its count minus what it showed before.
+            change = max(command.on_hand - baseline, -on_hand)
+            target = on_hand + change
+            channel_push_store.note_channel_count(conn, channel["id"], command.item_key, command.on_hand, now)
         if change == 0:
             return {**result, "sku": sku.sku, "location": location.code, "unchanged": True}
         applied = ledger.apply(
             conn, sku=sku, location=location, kind=MovementKind.SET, delta=Delta(on_hand=change), floor=None,
             source=channel["name"], reference=command.item_key, idempotency_key=key, now=now,
-            reason=f"{channel['kind']} count",
+            reason=f"{channel['kind']} count" if baseline is None else
+            f"{channel['kind']} count change ({baseline} -> {command.on_hand} on the channel)",
         )
         if applied is None:
             raise AssertionError("a count to a non-negative on_hand was refused")

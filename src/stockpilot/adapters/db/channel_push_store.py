@@ -204,3 +204,17 @@ def forget_confirmed(conn: Connection, channel_id: int, item_key: str) -> None:
     conn.execute(update(channel_pushes).where(channel_pushes.c.channel_id == channel_id,
                                               channel_pushes.c.item_key == item_key)
                  .values(confirmed_value=None))
+
+
+def count_baseline(conn: Connection, channel_id: int, item_key: str) -> int | None:
+    """What the channel last showed for the item as far as Stockpilot knows (the value it acknowledged from a push,
+    or its own count applied since); None when Stockpilot never pushed to it."""
+    return confirmed_value(conn, channel_id, item_key)
+
+
+def note_channel_count(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
+    """The channel now shows `value` by its own doing (a POS sale, an edit): the next change is measured from here,
+    and the next push sees that the channel differs from available-to-sell."""
+    conn.execute(update(channel_pushes).where(channel_pushes.c.channel_id == channel_id,
+                                              channel_pushes.c.item_key == item_key)
+                 .values(confirmed_value=value, confirmed_at=now))
