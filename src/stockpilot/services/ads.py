@@ -79,6 +79,7 @@ class AdsService:
             ids = [require_sku(conn, code).id for code in sku_codes]
             conn.execute(ad_set_skus.delete().where(ad_set_skus.c.ad_set_id == row.id,
                                                     ad_set_skus.c.sku_id.in_(ids)))
+            self._evaluate(conn, row.id, "unmapped")  # the SKUs left may all be out (or one of them back)
             return self._describe(conn, row.id)
 
         return self.ctx.db.write(work)

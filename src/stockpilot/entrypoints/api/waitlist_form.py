@@ -29,8 +29,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from stockpilot.adapters.db.tables import app_secrets
 from stockpilot.adapters.notify.unsubscribe import UnsubscribeTokenInvalid, sign_form, verify_form
 from stockpilot.domain.errors import NotFound, StockpilotError
 from stockpilot.services.secrets import app_secret
@@ -103,7 +105,11 @@ def _same_origin(request: Request) -> bool:
 
 
 def _secret(sp: Any) -> str:
-    return sp.db.write(lambda conn: app_secret(conn, "waitlist", sp.ctx.clock.now()))
+    # A read once the secret exists: the form is on product pages, and a write per page view would queue on
+    # SQLite's single writer.
+    with sp.db.read() as conn:
+        value = conn.execute(select(app_secrets.c.value).where(app_secrets.c.name == "waitlist")).scalar_one_or_none()
+    return value or sp.db.write(lambda conn: app_secret(conn, "waitlist", sp.ctx.clock.now()))
 
 
 def _form(request: Request, sku: str, title: str, fields: dict[str, str] | None = None, error: str | None = None,
