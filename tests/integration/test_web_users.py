@@ -85,6 +85,11 @@ def test_repeated_failures_lock_the_name_durably_and_the_lock_ends(app, web, clo
     assert sign_in_user(web, "alice", PASSWORD).headers["location"] == "/"
     with app.db.read() as conn:  # a success forgets alice's failures
         assert [r.name for r in conn.execute(select(signin_failures.c.name))] == ["nobody"]
+    app.users.authenticate("guesser-1", "x")
+    clock.advance(hours=25)
+    app.users.authenticate("guesser-2", "x")  # a failure a day later sweeps counters nobody needs any more
+    with app.db.read() as conn:
+        assert [r.name for r in conn.execute(select(signin_failures.c.name))] == ["guesser-2"]
 
 
 def test_failures_racing_in_threads_are_each_counted_once(app):

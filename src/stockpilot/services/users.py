@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from stockpilot.adapters import passwords
 from stockpilot.adapters.db import user_store
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
-from stockpilot.domain.signin_throttle import after_failure, is_locked, wait_words
+from stockpilot.domain.signin_throttle import FORGET_AFTER, after_failure, is_locked, wait_words
 from stockpilot.services.context import Context
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
@@ -121,6 +121,7 @@ class UserService:
             return SignIn(None, error=WRONG)
 
         def failure(conn: Connection) -> str:
+            user_store.forget_stale(conn, now - FORGET_AFTER, now)
             state = user_store.lock_throttle(conn, normal, now)
             if is_locked(state, now):  # a racing failure locked it first: not counted again
                 return _locked(wait_words(state, now))

@@ -80,5 +80,13 @@ def save_throttle(conn: Connection, name: str, state: Throttle) -> None:
         failures=state.failures, last_failure_at=state.last_failure_at, locked_until=state.locked_until))
 
 
+def forget_stale(conn: Connection, before: datetime, now: datetime) -> None:
+    """Drop counters whose last failure is older than `before` and that hold no lock: names sprayed by a guesser
+    do not pile up (a forgotten counter would count from zero anyway)."""
+    conn.execute(delete(signin_failures).where(
+        signin_failures.c.last_failure_at < before,
+        (signin_failures.c.locked_until.is_(None)) | (signin_failures.c.locked_until < now)))
+
+
 def clear_throttle(conn: Connection, name: str) -> None:
     conn.execute(delete(signin_failures).where(signin_failures.c.name == name))
