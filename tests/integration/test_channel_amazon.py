@@ -9,13 +9,10 @@ from datetime import timedelta
 import pytest
 
 from stockpilot.adapters.db import channel_store
-from stockpilot.bootstrap import build
-from stockpilot.config import Settings
 from tests.integration.channel_helpers import deliveries
 from tests.integration.helpers import level, stock
-from tests.integration.purchasing_helpers import Runtime, outbox_rows
+from tests.integration.purchasing_helpers import outbox_rows
 from tests.support.amazon_sp_api import AmazonSpApi
-from tests.support.serve_process import api_client
 
 FAST = {"getInventorySummaries": (50.0, 5.0), "getOrders": (50.0, 20.0), "getOrderItems": (50.0, 30.0)}
 
@@ -24,24 +21,6 @@ FAST = {"getInventorySummaries": (50.0, 5.0), "getOrders": (50.0, 20.0), "getOrd
 def amazon():
     with AmazonSpApi(plans=FAST) as api:
         yield api
-
-
-@pytest.fixture
-def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0), clock=clock, migrate=False)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def client(app):
-    with api_client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def rt(app):
-    return Runtime.build(app)
 
 
 def add_amazon(client, amazon, **changes):

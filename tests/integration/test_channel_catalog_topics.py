@@ -6,34 +6,10 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
-from stockpilot.bootstrap import build
-from stockpilot.config import Settings
 from tests.integration.channel_helpers import add_shopify, deliveries, post_shopify, shopify_order
 from tests.integration.helpers import level, stock, totals
-from tests.integration.purchasing_helpers import Runtime
 from tests.support.bigcommerce_inventory_api import BigCommerceInventoryApi
 from tests.support.channel_signing import body_of, fixture, woocommerce_headers
-from tests.support.serve_process import api_client
-
-
-@pytest.fixture
-def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0), clock=clock, migrate=False)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def client(app):
-    with api_client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def rt(app):
-    return Runtime.build(app)
 
 
 def product_update(sku: str, updated_at: str) -> dict:

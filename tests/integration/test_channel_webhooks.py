@@ -3,11 +3,7 @@ verification, persistence first, dedupe, parking, and what each topic does to st
 
 from __future__ import annotations
 
-import pytest
-
 from stockpilot.adapters.db import channel_store
-from stockpilot.bootstrap import build
-from stockpilot.config import Settings
 from stockpilot.services.webhook_intake import MAX_BODY_BYTES
 from tests.integration.channel_helpers import (
     SHOP,
@@ -18,27 +14,7 @@ from tests.integration.channel_helpers import (
     shopify_order,
 )
 from tests.integration.helpers import stock, totals
-from tests.integration.purchasing_helpers import Runtime
 from tests.support.channel_signing import shopify_headers
-from tests.support.serve_process import api_client
-
-
-@pytest.fixture
-def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0), clock=clock, migrate=False)
-    yield sp
-    sp.close()
-
-
-@pytest.fixture
-def client(app):
-    with api_client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def rt(app):
-    return Runtime.build(app)
 
 
 def test_channel_registry_keeps_the_secret_to_itself(client):
