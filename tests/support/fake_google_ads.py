@@ -30,10 +30,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
+
+from tests.support.http_fake import LoopbackServer
 
 _MUTATE = re.compile(r"^/v\d+/customers/(\d+)/adGroups:mutate$")
 _SEARCH = re.compile(r"^/v\d+/customers/(\d+)/googleAds:searchStream$")
@@ -82,37 +83,21 @@ class FakeGoogleAds:
         self.mutations: list[dict[str, Any]] = []
         self._throttle = 0
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, body = fake._handle(self.path, dict(self.headers.items()), raw)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("request-id", secrets.token_urlsafe(10))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._server = LoopbackServer(self._answer)
+        self.url = self._server.base_url
 
     def __enter__(self) -> FakeGoogleAds:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        target = f"{path}?{urlencode(query, doseq=True)}" if query else path
+        status, body = self._handle(target, headers, raw)
+        return status, body, {"request-id": secrets.token_urlsafe(10)}
 
     # ---- test controls ---------------------------------------------------------------------------------------
     def add_ad_group(self, customer_id: str, ad_group_id: str, *, status: str = "ENABLED",

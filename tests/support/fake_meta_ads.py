@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from tests.support.http_fake import LoopbackServer
 
 _PATH = re.compile(r"^/v\d+\.\d+/(\d+)(/insights)?$")
 
@@ -61,50 +62,23 @@ class FakeMetaAds:
         self.calls: list[Call] = []
         self._throttle = 0
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                if method == "POST":
-                    raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                    if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-                        params.update({k: v[-1] for k, v in parse_qs(raw).items()})
-                status, body, headers = fake._handle(method, parts.path, params)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("x-fb-trace-id", secrets.token_urlsafe(8))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._answer("GET")
-
-            def do_POST(self) -> None:
-                self._answer("POST")
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._server = LoopbackServer(self._answer)
+        self.url = self._server.base_url
 
     def __enter__(self) -> FakeMetaAds:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        params = {k: v[-1] for k, v in query.items()}
+        if method == "POST" and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params.update({k: v[-1] for k, v in parse_qs(raw.decode()).items()})
+        status, body, extra = self._handle(method, path, params)
+        return status, body, {"x-fb-trace-id": secrets.token_urlsafe(8), **extra}
 
     # ---- test controls ---------------------------------------------------------------------------------------
     def add_ad_set(self, ad_set_id: str, *, status: str = "ACTIVE", daily_spend: str = "0") -> None:
