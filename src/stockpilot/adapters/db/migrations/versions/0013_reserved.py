@@ -1,0 +1,21 @@
+"""reserved: a placeholder revision, so work in flight can claim it and land in any order
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-02 03:45:00.000000
+
+No schema change yet. Whoever takes this revision renames the file and fills in upgrade/downgrade.
+"""
+
+revision = '0013'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
