@@ -93,7 +93,7 @@ def test_ten_units_for_a_hundred_waiting_tell_the_first_twelve_then_the_next_wav
     assert len(sp.waitlist.list("TEE", status="waiting", limit=1000)) == 70
 
     body = notices(smtp)[0].get_body(("plain",)).get_content()
-    assert re.search(r"https://shop\.example/unsubscribe/v1\.\S+", body)
+    assert re.search(r"https://shop\.example/unsubscribe\?token=v1\.\S+", body)
     keys = [r["idempotency_key"] for r in outbox_rows(sp, "waitlist.email")]
     assert len(keys) == len(set(keys)) == 30
 
@@ -118,7 +118,7 @@ def test_an_unsubscribed_contact_receives_nothing(make, smtp):
     rt.settle()
     first = notices(smtp)
     assert recipients(smtp) == customers(2)
-    link = re.search(r"/unsubscribe/(\S+)", first[0].get_body(("plain",)).get_content())
+    link = re.search(r"/unsubscribe\?token=(\S+)", first[0].get_body(("plain",)).get_content())
     assert link
     assert sp.waitlist.unsubscribe(link.group(1))["status"] == "unsubscribed"
 
@@ -137,7 +137,7 @@ def test_an_unsubscribe_after_the_wave_is_decided_still_stops_the_email(make, sm
     sp.stock.adjust(sku="TEE", location="WH", delta=5, kind="receive", idempotency_key="rcv-1")
     rt.consumer.run_once()  # the wave is decided and queued, not yet sent
     (row, _) = outbox_rows(sp, "waitlist.email")
-    token = re.search(r"/unsubscribe/(\S+)", row["payload"]["body"])
+    token = re.search(r"/unsubscribe\?token=(\S+)", row["payload"]["body"])
     assert token
     sp.waitlist.unsubscribe(token.group(1))
     rt.settle()
@@ -194,4 +194,7 @@ def test_the_waitlist_api(client):
     assert http.get(f"/unsubscribe/{token[:-2]}xx", headers={"Authorization": ""}).status_code == 400
     page = http.get(f"/unsubscribe/{token}", headers={"Authorization": ""})
     assert page.status_code == 200 and "ann@example.com" in page.text
+    assert http.get("/api/v1/waitlist", params={"sku": "TEE"}).json()[0]["status"] == "waiting"  # a GET: a page
+    done = http.post(f"/unsubscribe/{token}", headers={"Authorization": ""})
+    assert done.status_code == 200 and "ann@example.com" in done.text
     assert http.get("/api/v1/waitlist", params={"sku": "TEE"}).json()[0]["status"] == "unsubscribed"

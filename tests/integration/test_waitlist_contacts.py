@@ -122,7 +122,7 @@ def test_quiet_hours_defer_to_the_end_of_the_contacts_night_never_drop(make, smt
     assert "2 held until their quiet hours end" in wave.reason
 
     (row,) = [r for r in outbox_rows(sp, "waitlist.email") if r["payload"]["to"] == "ny@example.com"]
-    sp.waitlist.unsubscribe(re.search(r"/unsubscribe/(\S+)", row["payload"]["body"]).group(1))  # ny leaves
+    sp.waitlist.unsubscribe(re.search(r"/unsubscribe\?token=(\S+)", row["payload"]["body"]).group(1))  # ny leaves
     paris_token = None
     with sp.db.read() as conn:
         from stockpilot.adapters.notify.unsubscribe import sign_unsubscribe
@@ -185,7 +185,7 @@ def test_phone_contacts_are_stored_and_queued_and_fail_clearly_without_an_sms_ch
     sp.stock.adjust(sku="TEE", location="WH", delta=3, kind="receive", idempotency_key="rcv-1")
     rt.settle()
     (sms,) = outbox_rows(sp, "waitlist.sms")
-    assert sms["payload"]["to"] == "+14155550100" and "/unsubscribe/" in sms["payload"]["body"]
+    assert sms["payload"]["to"] == "+14155550100" and "/unsubscribe?token=" in sms["payload"]["body"]
     assert sms["status"] == "dead" and "sms channel not configured" in sms["last_error"]
 
 
@@ -266,7 +266,7 @@ def test_texts_go_through_apprises_twilio_plugin_and_unsubscribed_numbers_get_no
         rt.consumer.run_once()  # the wave is decided; one of them texts STOP-by-link before it goes out
         (uk,) = [r for r in outbox_rows(sp, "waitlist.sms") if r["payload"]["to"] == "+447700900123"
                  and "back in stock" in r["payload"]["body"]]
-        sp.waitlist.unsubscribe(re.search(r"/unsubscribe/(\S+)", uk["payload"]["body"]).group(1))
+        sp.waitlist.unsubscribe(re.search(r"/unsubscribe\?token=(\S+)", uk["payload"]["body"]).group(1))
         rt.settle()
         (notice,) = twilio.wait_for(3)[2:]
         assert notice["To"] == "+14155550100" and notice["Body"].startswith("TEE is back in stock")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, select, update
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
-from stockpilot.adapters.db.tables import skus, waitlist
+from stockpilot.adapters.db.tables import app_secrets, skus, waitlist
 from stockpilot.adapters.notify.customer_email import CONFIRM_TOPIC
 from stockpilot.adapters.notify.sms import TOPIC as SMS_TOPIC
 from stockpilot.adapters.notify.unsubscribe import (
@@ -112,6 +112,22 @@ class WaitlistService:
             return {**contact, "status": UNSUBSCRIBED}
 
         return self.ctx.db.write(work)
+
+    def unsubscribe_target(self, token: str) -> dict[str, Any]:
+        """Whom an unsubscribe link would stop, changing nothing (the page a GET shows before the POST acts)."""
+        with self.ctx.db.read() as conn:
+            secret = conn.execute(select(app_secrets.c.value).where(app_secrets.c.name == "waitlist")
+                                  ).scalar_one_or_none()
+            try:
+                if secret is None:  # no link was ever signed, so this one cannot be authentic
+                    raise UnsubscribeTokenInvalid("unsubscribe link signature does not match")
+                entry_id = verify_unsubscribe(token, secret)
+            except UnsubscribeTokenInvalid as exc:
+                raise ValidationFailed(str(exc)) from None
+            row = conn.execute(select(waitlist.c.email, waitlist.c.phone).where(waitlist.c.id == entry_id)).first()
+        if row is None:
+            raise ValidationFailed("unsubscribe link names no waitlist entry")
+        return {"email": row.email} if row.email else {"phone": row.phone}
 
     def still_subscribed(self, entry_id: int) -> bool:
         with self.ctx.db.read() as conn:

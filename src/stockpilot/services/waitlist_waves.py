@@ -163,7 +163,7 @@ class WaveRelease:
 
     def _send(self, conn: Connection, entry: Any, sku: str, wave: int, now: datetime) -> None:
         secret = app_secret(conn, "waitlist", now)
-        url = f"{self.ctx.settings.public_url.rstrip('/')}/unsubscribe/{sign_unsubscribe(entry.id, secret)}"
+        url = f"{self.ctx.settings.public_url.rstrip('/')}/unsubscribe?token={sign_unsubscribe(entry.id, secret)}"
         key = f"waitlist:{entry.id}:{wave}"
         if entry.email:
             outbox.enqueue(conn, EMAIL_TOPIC, _notice(entry.id, entry.email, sku, url), key, now)

@@ -1,6 +1,8 @@
 """The `waitlist.email` outbox handler: a back-in-stock notice to a customer, over the PO email SMTP transport.
 
-Payload: {"entry_id", "to", "subject", "body"}. Message-ID comes from the idempotency key (one per entry and wave),
+Payload: {"entry_id", "to", "subject", "body", "unsubscribe_url"?}. A notice carries `List-Unsubscribe` and
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058; the shop's relay must DKIM-sign both headers for
+Gmail and Yahoo to offer the button). Message-ID comes from the idempotency key (one per entry and wave),
 so a redelivery is recognisably the same notice. `still_subscribed(entry_id)` is asked right before sending: a
 contact who unsubscribed after the wave was decided still receives nothing.
 """
@@ -33,8 +35,11 @@ class CustomerEmail:
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id(idempotency_key, self.transport.sender)
         message[KEY_HEADER] = idempotency_key
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to a notice
         if payload.get("unsubscribe_url"):  # a confirmation request has none: nothing to leave yet
+            # RFC 8058 one-click: the provider POSTs "List-Unsubscribe=One-Click" to this URL (api/waitlist_routes.py)
             message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(str(payload["body"]))
         self.transport.send(message)
         return {"sent": True}

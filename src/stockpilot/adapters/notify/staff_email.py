@@ -27,5 +27,6 @@ class StaffEmail:
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id(idempotency_key, self.transport.sender)
         message[KEY_HEADER] = idempotency_key
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders do not answer it
         message.set_content(str(payload["body"]))
         self.transport.send(message)
