@@ -3,7 +3,6 @@ SMTP server (aiosmtpd) and the HTTP cancel link, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,57 +10,13 @@ import pytest
 from sqlalchemy import select, update
 
 from stockpilot.adapters.db.tables import consumer_positions, movements
-from stockpilot.bootstrap import build
-from stockpilot.config import Settings
 from stockpilot.runtime import decisions
+from tests.integration.backorder_helpers import CUSTOMER, cancel_token, make, smtp, supplier, text, to
 from tests.integration.helpers import line, stock, totals
-from tests.integration.purchasing_helpers import Runtime, purchase_orders
+from tests.integration.purchasing_helpers import purchase_orders
 from tests.support.serve_process import api_client
-from tests.support.smtp_server import SmtpServer
 
-CUSTOMER = "ann@customer.example"
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def make(db_url, clock, smtp):
-    apps = []
-
-    def factory(**overrides):
-        settings = Settings(database_url=db_url, db_pool_size=20, smtp_url=smtp.url, mail_from="shop@shop.example",
-                            public_url="https://shop.example", oversell_window_seconds=0, **overrides)
-        app = build(settings, clock=clock, migrate=False)
-        apps.append(app)
-        return app, Runtime.build(app)
-
-    yield factory
-    for app in apps:
-        app.close()
-
-
-def supplier(sp, code, lead, sku="TEE", cost="4.00"):
-    if not any(s["sku"] == sku for s in sp.catalog.list_skus()):
-        stock(sp, sku, {"WH": 0}, backorder_policy="allow")
-    sp.suppliers.add(code, {"name": f"{code} Ltd", "delivery_method": "email", "email": f"orders@{code.lower()}.test"})
-    sp.suppliers.set_offer(code, sku, {"unit_cost": cost, "lead_time_days": lead})
-
-
-def to(smtp, address):
-    return [m for m in smtp.messages if m["To"] == address]
-
-
-def text(message):
-    return message.get_body(("plain",)).get_content()
-
-
-def cancel_token(message):
-    return re.search(r"/backorders/cancel/(\S+)", text(message)).group(1)
-
+__all__ = ["make", "smtp"]  # fixtures
 
 def backordered(sp, rt, smtp, reference="SO-1", units=5):
     placed, _ = sp.orders.place(reference, [line("TEE", units)], customer_email=CUSTOMER)

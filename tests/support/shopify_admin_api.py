@@ -13,6 +13,13 @@ inventoryLevel { quantities } }`, as the public docs give them.
   cost; every answer has `extensions.cost` with `throttleStatus`; an empty bucket answers 200 with
   `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
   `too_many_next(n, retry_after)` HTTP 429 with Retry-After, `fail_next(n)` 503.
+- orderCancel (orders added with `add_order`): the arguments as the 2026-10 schema has them (`orderId` an Order GID,
+  `reason` an OrderCancelReason, `restock: Boolean!`, `refundMethod` an OrderCancelRefundMethodInput; a missing
+  required variable or an unknown reason is a top-level error, as GraphQL coercion answers). It answers `job { id
+  done: false }` (Shopify cancels in a background job; the fake completes it at once for later reads) or
+  `orderCancelUserErrors`: NOT_FOUND for an unknown order, INVALID for one already cancelled or with fulfillments
+  (`add_order(..., fulfilled=True)`). Applied cancels are kept in `cancels` (their variables); `order(id:) { id
+  cancelledAt }` reads an order back.
 - `echo_payload(item, location)` is the REST-shaped `inventory_levels/update` webhook body Shopify sends after a
   change (what the inbound endpoint receives).
 """
@@ -23,6 +30,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +43,8 @@ REASONS = {"correction", "cycle_count_available", "damaged", "movement_created",
 MUTATION_COST, QUERY_COST = 10, 2
 _ITEM = re.compile(r"^gid://shopify/InventoryItem/(\d+)$")
 _LOCATION = re.compile(r"^gid://shopify/Location/(\d+)$")
+_ORDER = re.compile(r"^gid://shopify/Order/(\d+)$")
+CANCEL_REASONS = {"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"}
 
 
 class ShopifyAdminApi:
@@ -48,6 +58,8 @@ class ShopifyAdminApi:
         self.maximum, self.rate, self.monotonic = maximum_available, restore_rate, monotonic
         self.available = maximum_available
         self._last = monotonic()
+        self.orders: dict[str, dict[str, Any]] = {}  # order id -> {"cancelledAt", "fulfilled"}
+        self.cancels: list[dict[str, Any]] = []  # the variables of every orderCancel that cancelled an order
         self._idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self._forced: list[tuple[str, float]] = []  # ("throttle" | "429" | "503", retry_after)
         self._lock = threading.Lock()
@@ -90,6 +102,10 @@ class ShopifyAdminApi:
         with self._lock:
             self.levels[(item, location)] = available
             self.updated_at[(item, location)] = datetime.now(UTC)
+
+    def add_order(self, order_id: int, *, fulfilled: bool = False) -> None:
+        with self._lock:
+            self.orders[str(order_id)] = {"cancelledAt": None, "fulfilled": fulfilled}
 
     def throttle_next(self, n: int = 1) -> None:
         self._forced.extend([("throttle", 0.0)] * n)
@@ -144,7 +160,11 @@ class ShopifyAdminApi:
                     "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
                     "extensions": self._cost(cost, None)}, {}
             self.available -= cost
-            if "inventorySetQuantities" in query:
+            if "orderCancel(" in query:
+                return 200, {**self._order_cancel(variables), "extensions": self._cost(cost, cost)}, {}
+            if "order(id:" in query:
+                data = self._read_order(variables)
+            elif "inventorySetQuantities" in query:
                 data = self._set_quantities(query, variables)
             elif "inventoryItem(" in query:
                 data = self._read_level(variables)
@@ -224,6 +244,38 @@ class ShopifyAdminApi:
                                          "changes": changes},
             "userErrors": []}}
 
+    def _order_cancel(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """{"data": ...} or, for variables GraphQL cannot coerce, {"errors": ...}."""
+        for name, kind in (("orderId", "ID!"), ("reason", "OrderCancelReason!"), ("restock", "Boolean!")):
+            if variables.get(name) is None:
+                return {"errors": [{"message": f"Variable ${name} of type {kind} was provided invalid value",
+                                    "extensions": {"code": "INVALID_VARIABLE", "problems": [
+                                        {"path": [], "explanation": "Expected value to not be null"}]}}]}
+        if variables["reason"] not in CANCEL_REASONS:
+            return {"errors": [{"message": "Variable $reason of type OrderCancelReason! was provided invalid value",
+                                "extensions": {"code": "INVALID_VARIABLE", "problems": [
+                                    {"path": [], "explanation": f"Expected \"{variables['reason']}\" to be one of: "
+                                                                + ", ".join(sorted(CANCEL_REASONS))}]}}]}
+        match = _ORDER.match(str(variables["orderId"]))
+        order = self.orders.get(match.group(1)) if match else None
+        if order is None:
+            return _cancel_errors("NOT_FOUND", "Order does not exist", ["orderId"])
+        if order["cancelledAt"] is not None:
+            return _cancel_errors("INVALID", "Cannot cancel an order that has already been cancelled", ["orderId"])
+        if order["fulfilled"]:
+            return _cancel_errors("INVALID", "Cannot cancel an order with fulfillments", ["orderId"])
+        order["cancelledAt"] = datetime.now(UTC).isoformat()
+        self.cancels.append(dict(variables))
+        job = f"gid://shopify/Job/{uuid.uuid4()}"
+        return {"data": {"orderCancel": {"job": {"id": job, "done": False}, "orderCancelUserErrors": []}}}
+
+    def _read_order(self, variables: dict[str, Any]) -> dict[str, Any]:
+        match = _ORDER.match(str(variables.get("id")))
+        order = self.orders.get(match.group(1)) if match else None
+        if order is None:
+            return {"order": None}
+        return {"order": {"id": f"gid://shopify/Order/{match.group(1)}", "cancelledAt": order["cancelledAt"]}}
+
     def _read_level(self, variables: dict[str, Any]) -> dict[str, Any]:
         item, location = _ITEM.match(str(variables.get("item"))), _LOCATION.match(str(variables.get("location")))
         if item is None or not any(k[0] == item.group(1) for k in self.levels):
@@ -238,3 +290,8 @@ class ShopifyAdminApi:
 def _user_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
     return {"inventorySetQuantities": {"inventoryAdjustmentGroup": None,
                                        "userErrors": [{"code": code, "field": field or None, "message": message}]}}
+
+
+def _cancel_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
+    return {"data": {"orderCancel": {"job": None,
+                                     "orderCancelUserErrors": [{"code": code, "field": field, "message": message}]}}}

@@ -5,6 +5,9 @@
   "data": {"status"}}`); an unknown id is 404 `woocommerce_rest_product_invalid_id`.
 - PUT takes `manage_stock` and `stock_quantity` (an integer; a string or negative is 400
   `rest_invalid_param`), and answers the whole product with `stock_status` following the count.
+- `GET|PUT /wp-json/wc/v3/orders/{id}` (orders added with `add_order`): PUT takes `status`, one of the core order
+  statuses (else 400 `rest_invalid_param`), and answers the whole order; an unknown id is 404
+  `woocommerce_rest_shop_order_invalid_id` "Invalid ID.". Accepted order PUTs are kept in `order_puts`.
 - `too_many_next(n, retry_after)` answers 429 with Retry-After; `fail_next(n)` 503.
 """
 
@@ -20,6 +23,8 @@ from typing import Any
 from tests.support.http_fake import LoopbackServer
 
 _PATH = re.compile(r"^/wp-json/wc/v3/products/(?P<id>\d+)(?:/variations/(?P<vid>\d+))?$")
+_ORDER = re.compile(r"^/wp-json/wc/v3/orders/(?P<id>\d+)$")
+ORDER_STATUSES = {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
 
 
 class WooCommerceApi:
@@ -27,6 +32,8 @@ class WooCommerceApi:
         self.key, self.secret = consumer_key, consumer_secret
         self.products: dict[str, dict[str, Any]] = {}  # "123" or "123/456" -> the REST resource
         self.puts: list[tuple[str, dict[str, Any]]] = []
+        self.orders: dict[str, dict[str, Any]] = {}  # "123" -> the REST order resource
+        self.order_puts: list[tuple[str, dict[str, Any]]] = []
         self._forced: list[tuple[int, float]] = []
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._answer)
@@ -46,6 +53,10 @@ class WooCommerceApi:
                               "parent_id": variation_of or 0, "manage_stock": stock is not None,
                               "stock_quantity": stock, "stock_status": _status(stock),
                               "date_modified_gmt": _now()}
+
+    def add_order(self, order_id: int, status: str = "processing") -> None:
+        self.orders[str(order_id)] = {"id": order_id, "status": status, "currency": "USD",
+                                      "date_modified_gmt": _now(), "line_items": []}
 
     def stock(self, product_id: int, variation_of: int | None = None) -> int | None:
         return self.products[f"{variation_of}/{product_id}" if variation_of else str(product_id)]["stock_quantity"]
@@ -68,6 +79,8 @@ class WooCommerceApi:
                     return 429, _error("rest_too_many_requests", "Too many requests.", 429), {
                         "Retry-After": f"{wait:g}"}
                 return 503, _error("service_unavailable", "Service Unavailable", 503), {}
+            if _ORDER.match(path):
+                return self._order(method, _ORDER.match(path)["id"], raw)
             match = _PATH.match(path)
             key = None if match is None else (f"{match['id']}/{match['vid']}" if match["vid"] else match["id"])
             if key is None or key not in self.products:
@@ -93,6 +106,27 @@ class WooCommerceApi:
             product["date_modified_gmt"] = _now()
             self.puts.append((key, body))
             return 200, product, {}
+
+
+    def _order(self, method: str, order_id: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        order = self.orders.get(order_id)
+        if order is None:
+            return 404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404), {}
+        if method == "GET":
+            return 200, order, {}
+        if method != "PUT":
+            return 404, _error("rest_no_route", "No route was found matching the URL and request method.", 404), {}
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, _error("rest_invalid_json", "Invalid JSON body passed.", 400), {}
+        if "status" in body and body["status"] not in ORDER_STATUSES:
+            return 400, _error("rest_invalid_param", "Invalid parameter(s): status", 400), {}
+        if "status" in body:
+            order["status"] = body["status"]
+        order["date_modified_gmt"] = _now()
+        self.order_puts.append((order_id, body))
+        return 200, order, {}
 
 
 def _status(stock: int | None) -> str:

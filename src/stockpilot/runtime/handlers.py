@@ -86,7 +86,8 @@ def automations(sp: Stockpilot) -> Automations:
         SUBSCRIPTIONS_TOPIC: subscriptions,
         CHANNEL_PUSH_TOPIC: sp.channel_pushes.deliver,  # available-to-sell out to the channels
         BACKORDER_TOPIC: mail or NoticeEmail(settings.smtp_url or "", settings.mail_from),  # customer notices
-        CHANNEL_CANCEL_TOPIC: ChannelOrderCancel(sp.backorders.channel_named),  # a backorder cancel, on the store
+        CHANNEL_CANCEL_TOPIC: ChannelOrderCancel(sp.backorders.channel_named,  # a backorder cancel, on the store
+                                                 settings.channel_http_timeout_seconds),
     }
     ads = AdActions(_ad_platforms(sp), sp.ads.was_sent, sp.ads.mark_sent)  # Ads
     handlers.update({ADS_PAUSE_TOPIC: ads.pause, ADS_RESUME_TOPIC: ads.resume})

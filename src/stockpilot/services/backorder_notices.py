@@ -16,8 +16,9 @@ Every notice, and every re-dating kept quiet by the margin, is a `backorder_noti
 
 Cancel link: GET shows a confirmation page (changes nothing, so mail scanners that follow links are harmless);
 POST verifies the HMAC, then in one transaction cancels the order through the core (`OrderService.cancel_in`), closes
-the notice, queues the cancel on the channel where its API allows (`channel.cancel_order`: BigCommerce) and records
-the decision. A second POST finds the order cancelled and changes nothing.
+the notice, queues the cancel on the channel it came from when the channel keeps API credentials
+(`channel.cancel_order`: BigCommerce, Shopify, WooCommerce) and records the decision. A second POST finds the order
+cancelled and changes nothing.
 """
 
 from __future__ import annotations

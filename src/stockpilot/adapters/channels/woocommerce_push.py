@@ -61,16 +61,27 @@ class WooCommercePusher:
 
     @staticmethod
     def _url(account: ChannelAccount, line: PushLine) -> str:
-        base = (account.api_url or f"{account.site_url or ''}/wp-json/wc/v3").rstrip("/")
-        if not base.startswith("http"):
-            raise PushRejected(f"channel {account.name}: no --site-url or --api-url to reach WooCommerce")
+        base = rest_base(account)
         if line.item_ids.get("variation"):
             return f"{base}/products/{required_id(line, 'product')}/variations/{line.item_ids['variation']}"
         return f"{base}/products/{required_id(line, 'product', 'variation')}"
 
     @staticmethod
     def _auth(account: ChannelAccount) -> tuple[str, str]:
-        key, _, secret = (account.api_token or "").partition(":")
-        if not key or not secret:
-            raise PushRejected(f"channel {account.name}: --api-token must be the REST key pair ck_...:cs_...")
-        return key, secret
+        return rest_auth(account)
+
+
+def rest_base(account: ChannelAccount) -> str:
+    """The store's REST API v3 root (`--api-url`, else `{site_url}/wp-json/wc/v3`); shared with the order cancel."""
+    base = (account.api_url or f"{account.site_url or ''}/wp-json/wc/v3").rstrip("/")
+    if not base.startswith("http"):
+        raise PushRejected(f"channel {account.name}: no --site-url or --api-url to reach WooCommerce")
+    return base
+
+
+def rest_auth(account: ChannelAccount) -> tuple[str, str]:
+    """HTTP Basic from the REST key pair `ck_...:cs_...` kept as the channel's api_token."""
+    key, _, secret = (account.api_token or "").partition(":")
+    if not key or not secret:
+        raise PushRejected(f"channel {account.name}: --api-token must be the REST key pair ck_...:cs_...")
+    return key, secret
