@@ -77,6 +77,11 @@ class Settings:
     waitlist_default_timezone: str = "UTC"  # for contacts who gave none
     waitlist_form_frame_ancestors: str = "*"  # who may embed /waitlist/form (CSP frame-ancestors): your shop
     waitlist_sms_url: str | None = None  # twilio://AccountSID:AuthToken@FromPhone: texts to phone contacts
+    # Waitlist signup abuse limits, per process (entrypoints/api/signup_limits.py); a burst of 0 turns one off
+    waitlist_ip_burst: int = 10  # signups one client address may make through the form at once ...
+    waitlist_ip_per_hour: float = 20.0  # ... refilled at this rate
+    waitlist_sku_burst: int = 300  # signups for one SKU at once (form and API) ...
+    waitlist_sku_per_minute: float = 60.0  # ... refilled at this rate
     # Channels, inbound: webhook subscription health (services/channel_subscriptions.py)
     subscription_check_minutes: float = 60.0  # how often every store's webhook subscriptions are checked
 

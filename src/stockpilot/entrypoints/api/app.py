@@ -26,6 +26,7 @@ from stockpilot.entrypoints.api.fast_reservations import ReservationFastPath
 from stockpilot.entrypoints.api.fast_webhooks import WebhookFastPath
 from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
+from stockpilot.entrypoints.api.signup_limits import SignupLimits
 from stockpilot.entrypoints.web.mount import install_dashboard
 from stockpilot.runtime.handlers import automations
 from stockpilot.runtime.metrics import RuntimeMetrics
@@ -61,6 +62,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     )
     app.state.stockpilot = sp
     app.state.metrics = metrics
+    app.state.waitlist_limits = SignupLimits(sp.ctx.settings)  # waitlist signup abuse limits, in memory
     install_error_handlers(app)
     app.add_middleware(ReservationFastPath)  # POST /api/v1/reservations, the flash-sale request
     app.add_middleware(WebhookFastPath)  # POST /webhooks/*: verified, then batched into one commit

@@ -13,7 +13,8 @@ Cross-origin embedding without CSRF holes:
   Everything else in the page is locked down (default-src 'none', a per-response nonce for its one style and one
   script, form-action 'self', no referrer, no-store).
 - Bots: a visually hidden `website` field people never fill; a POST that fills it is answered "thanks" and stored
-  nowhere.
+  nowhere. Floods: per client address and per SKU rate limits (api/signup_limits.py) answer 429 with
+  `Retry-After` and the reason.
 
 Accessible: real labels, a fieldset for the two ways to be reached, errors announced in a role=alert region and
 tied to the form, the consent as a required checkbox, usable without JavaScript (the script only fills in the
@@ -35,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from stockpilot.adapters.db.tables import app_secrets
 from stockpilot.adapters.notify.unsubscribe import UnsubscribeTokenInvalid, sign_form, verify_form
 from stockpilot.domain.errors import NotFound, StockpilotError
+from stockpilot.entrypoints.api.signup_limits import limits
 from stockpilot.services.secrets import app_secret
 
 router = APIRouter(include_in_schema=False)
@@ -56,6 +58,10 @@ async def submit(request: Request) -> HTMLResponse:
     if not _same_origin(request):
         return _page(request, "Not accepted", "<p>This form can only be sent from the page that showed it.</p>",
                      status=403)
+    refused = limits(request).address(request, request.app.state.stockpilot.ctx.clock.now().timestamp())
+    if refused:  # before any database work: a flood from one address costs nothing but this
+        return _page(request, "Please wait", f"<p role=alert class=error>{escape(refused.reason)}.</p>",
+                     status=429, headers=refused.headers)
     raw = await request.body()
     if len(raw) > _MAX_BODY or not request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"):
@@ -76,6 +82,9 @@ def _submit(request: Request, raw: bytes) -> HTMLResponse:
         verify_form(fields.get("token", ""), sku, int(now.timestamp()), _secret(sp))
     except (UnsubscribeTokenInvalid, ValueError, KeyError) as exc:
         return _form(request, sku, title, fields, f"Please try again: {exc}.", status=400)
+    refused = limits(request).sku(sku, now.timestamp())
+    if refused:
+        return _form(request, sku, title, fields, f"{refused.reason}.", status=429, headers=refused.headers)
     if fields.get("website"):  # the honeypot: a bot filled the hidden field
         return _thanks(request, title, confirm=False)
     email, phone = fields.get("email") or None, fields.get("phone") or None
@@ -113,7 +122,7 @@ def _secret(sp: Any) -> str:
 
 
 def _form(request: Request, sku: str, title: str, fields: dict[str, str] | None = None, error: str | None = None,
-          *, status: int = 200) -> HTMLResponse:
+          *, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     sp = request.app.state.stockpilot
     values = fields or {}
     token = sign_form(sku, int(sp.ctx.clock.now().timestamp()), _secret(sp))
@@ -146,7 +155,8 @@ def _form(request: Request, sku: str, title: str, fields: dict[str, str] | None 
 </form>"""
     script = ("(function(){var z=document.getElementById('timezone');if(!z.value){try{z.value="
               "Intl.DateTimeFormat().resolvedOptions().timeZone||''}catch(e){}}})();")
-    return _page(request, f"Get told when {escape(title)} is back", body, status=status, script=script)
+    return _page(request, f"Get told when {escape(title)} is back", body, status=status, script=script,
+                 headers=headers)
 
 
 def _thanks(request: Request, title: str, *, confirm: bool) -> HTMLResponse:
@@ -155,7 +165,8 @@ def _thanks(request: Request, title: str, *, confirm: bool) -> HTMLResponse:
     return _page(request, "Thank you", f"<p role=status>{text}</p>")
 
 
-def _page(request: Request, title: str, body: str, *, status: int = 200, script: str = "") -> HTMLResponse:
+def _page(request: Request, title: str, body: str, *, status: int = 200, script: str = "",
+          headers: dict[str, str] | None = None) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
     style = ("body{font:16px/1.5 system-ui,sans-serif;margin:1rem;color:#1a1a1a;background:#fff}"
              "h1{font-size:1.2rem;margin:0 0 .5rem}fieldset{border:0;padding:0;margin:0 0 .75rem}"
@@ -171,6 +182,7 @@ def _page(request: Request, title: str, body: str, *, status: int = 200, script:
             f"</head><body><main><h1>{title}</h1>{body}</main>{tag}</body></html>")
     ancestors = request.app.state.stockpilot.ctx.settings.waitlist_form_frame_ancestors
     headers = {
+        **(headers or {}),
         "Content-Security-Policy": (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
                                     f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"),
         "X-Content-Type-Options": "nosniff",

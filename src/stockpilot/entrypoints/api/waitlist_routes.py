@@ -16,6 +16,7 @@ from stockpilot.bootstrap import Stockpilot
 from stockpilot.domain.errors import StockpilotError
 from stockpilot.entrypoints.api.auth import require_token
 from stockpilot.entrypoints.api.schemas import Strict
+from stockpilot.entrypoints.api.signup_limits import limits
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 public = APIRouter()  # reached from a customer's email: the signed token is the credential
@@ -33,8 +34,12 @@ def _app(request: Request) -> Stockpilot:
     return request.app.state.stockpilot
 
 
-@router.post("/waitlist", status_code=201)
+@router.post("/waitlist", status_code=201, responses={429: {"description": "too many signups for the SKU"}})
 def join(body: WaitlistIn, request: Request) -> JSONResponse:
+    refused = limits(request).sku(body.sku, _app(request).ctx.clock.now().timestamp())
+    if refused:
+        return JSONResponse({"error": "rate_limited", "detail": refused.reason, "retry_after": refused.retry_after},
+                            status_code=429, headers=refused.headers)
     joined = _app(request).waitlist.join(body.sku, body.email, body.consent, phone=body.phone,
                                          timezone=body.timezone)
     return JSONResponse(joined, status_code=201)
