@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from stockpilot.adapters.db.database import Database
 from stockpilot.adapters.db.tables import locations, outbox
@@ -205,6 +205,35 @@ def test_outcome_hooks_see_results_and_dead_letters_in_the_recording_transaction
     assert seen["delivered"] == ("k0", {"echo": 0})
     assert seen["dead"][0] == "k1" and "ZeroDivisionError" in seen["dead"][1]
     assert row(db, "after:k0").status == "pending"
+
+
+class DeadOnlyHook(Hook):
+    dead_only = True
+
+    def delivered(self, conn, payload, key, now, result=None):
+        raise AssertionError("a dead-only hook is not called on success")
+
+
+def test_a_dead_only_hook_sees_only_dead_letters_and_successes_are_recorded_in_bulk(db, clock):
+    enqueue_many(db, clock, 5, max_attempts=1)
+    hook = DeadOnlyHook()
+    handler = lambda payload, key: None if payload["i"] else 1 / 0  # noqa: E731
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        report = Dispatcher(db, clock, {"t": handler}, worker_id="w1", outcomes={"t": hook}).run_once()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (report.delivered, report.dead) == (4, 1)
+    assert [(kind, key) for kind, key, _ in hook.seen] == [("dead", "k0")]
+    assert [row(db, f"k{i}").status for i in range(5)] == ["dead"] + ["delivered"] * 4
+    # claim, the dead row's outcome, then ONE update for the four successes (not one per row)
+    assert len(statements) == 3, statements
 
 
 def test_retry_and_discard_dead_rows(db, clock):

@@ -102,3 +102,63 @@ def test_worker_runs_event_consumers(sp):
     finally:
         worker.stop()
     assert seen == expected
+
+
+def test_event_consumers_are_woken_by_this_processes_commits_not_by_the_poll(sp):
+    from stockpilot.runtime.consumers import Consumer
+    from tests.integration.helpers import line, stock
+
+    seen: list[str] = []
+    stock(sp, "A", {"WH": 2})
+    # A poll far beyond the test's patience: only the commit's wake-up can bring the new events in time.
+    worker = Worker(sp, outbox_handlers={}, consumers=[Consumer("audit", lambda _conn, e: seen.append(e.kind))],
+                    settings=WorkerSettings(worker_id="w1", poll_seconds=120, consumer_poll_seconds=120,
+                                            expiry_sweep_seconds=120))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not seen:  # the history so far, on the first pass
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)  # the consumer loop is asleep now
+        before = len(seen)
+        sp.reservations.reserve("c1", [line("A", 2)])
+        while len(seen) == before:
+            assert time.monotonic() < deadline, "the consumer slept through the commit"
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert "StockChanged" in seen[before:]
+
+
+def test_a_lane_is_delivered_while_the_other_topics_wait_on_a_slow_receiver(sp):
+    import threading
+
+    released = threading.Event()
+    slow_started = threading.Event()
+    fast: list[str] = []
+
+    def slow(payload, key):  # a receiver that hangs (a push to a platform that stopped answering)
+        slow_started.set()
+        released.wait(30)
+
+    def local(payload, key):
+        fast.append(key)
+
+    worker = Worker(sp, outbox_handlers={"slow": slow, "local": local}, lanes=[{"local"}],
+                    settings=WorkerSettings(worker_id="w1", poll_seconds=0.05, expiry_sweep_seconds=60))
+    worker.start()
+    try:
+        sp.db.write(lambda conn: outbox.enqueue(conn, "slow", {}, "s1", sp.ctx.clock.now()))
+        assert slow_started.wait(30)
+        sp.db.write(lambda conn: [outbox.enqueue(conn, "local", {}, f"l{i}", sp.ctx.clock.now()) for i in range(5)])
+        deadline = time.monotonic() + 30
+        while len(fast) < 5:  # without the lane these would wait behind "slow" until it is released
+            assert time.monotonic() < deadline, fast
+            time.sleep(0.02)
+        assert not released.is_set()
+    finally:
+        released.set()
+        worker.stop()
+    assert sorted(fast) == [f"l{i}" for i in range(5)]
+    assert _statuses(sp)["s1"] == "delivered"

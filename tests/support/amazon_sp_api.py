@@ -66,6 +66,8 @@ class AmazonSpApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+
+            disable_nagle_algorithm = True  # answer at once: no 40 ms Nagle / delayed-ACK stall per request
             protocol_version = "HTTP/1.1"
 
             def _run(self) -> None:

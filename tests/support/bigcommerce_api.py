@@ -33,6 +33,8 @@ class BigCommerceApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+
+            disable_nagle_algorithm = True  # answer at once: no 40 ms Nagle / delayed-ACK stall per request
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:

@@ -16,6 +16,7 @@ Answer = Callable[[str, str, dict[str, list[str]], dict[str, str], bytes], tuple
 class LoopbackServer:
     def __init__(self, answer: Answer) -> None:
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # answer at once: no 40 ms Nagle / delayed-ACK stall per request
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:

@@ -30,6 +30,8 @@ class TwilioApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+
+            disable_nagle_algorithm = True  # answer at once: no 40 ms Nagle / delayed-ACK stall per request
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:

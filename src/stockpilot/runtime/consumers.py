@@ -18,6 +18,10 @@ replays the whole history, and `reset` moves a position for a deliberate replay 
    uncommitted batch back and the next holder redoes it; a runner that stalled past its lease and was taken over (or
    whose consumer was `reset`) fails the compare-and-set and rolls back everything it did.
 3. Release the lease (conditional on still holding it).
+On SQLite the three steps share ONE write transaction: there is a single writer, so nobody can take the consumer
+while the transaction is open, and a pass costs one BEGIN IMMEDIATE .. COMMIT instead of three. A walk also ends
+after `walk_budget_seconds` (the events handled so far commit with their position; the rest is the next pass):
+on SQLite the walk holds the only writer, and a webhook or a buyer waiting behind a long batch is what shows.
 
 Gaps. The walk stops at the first missing id. On PostgreSQL ids are drawn from a sequence before commit, so a
 missing id may still be filled by a transaction that is in flight, while a higher id is already visible. The rule
@@ -54,6 +58,7 @@ event on purpose. Handlers must be quick and must not call the network: they dec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -139,6 +144,7 @@ class ConsumerRunner:
         worker_id: str,
         lease_seconds: float = 60.0,
         batch: int = 100,
+        walk_budget_seconds: float | None = 0.025,
     ) -> None:
         names = [c.name for c in consumers]
         if len(set(names)) != len(names):
@@ -151,6 +157,7 @@ class ConsumerRunner:
         self.worker_id = worker_id
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
+        self.walk_budget_seconds = walk_budget_seconds
         self.last_report = RunReport()
 
     def run_once(self) -> int:
@@ -165,6 +172,8 @@ class ConsumerRunner:
         run = ConsumerRun(consumer.name)
         if not self._has_work(consumer.name):
             return run  # nothing past its position: no lease, no write transactions (idle polls are reads only)
+        if self.db.is_sqlite:
+            return self._run_in_one_transaction(consumer, run)
         lease_until = self.acquire(consumer.name)
         if lease_until is None:
             return run
@@ -180,6 +189,32 @@ class ConsumerRunner:
             run.error = f"{type(exc).__name__}: {exc}"
             self._record_error(consumer.name, lease_until, run.error)
         self.release(consumer.name, lease_until)
+        return run
+
+    def _run_in_one_transaction(self, consumer: Consumer, run: ConsumerRun) -> ConsumerRun:
+        """SQLite: lease, walk and release in one write transaction (the single writer is the exclusion)."""
+
+        def work(conn: Connection) -> None:
+            lease_until = self._acquire_in(conn, consumer.name)
+            if lease_until is None:
+                return
+            run.leased = True
+            run.processed = run.skipped = run.holes = 0
+            self._walk(conn, consumer, lease_until, run)
+            self._release_in(conn, consumer.name, lease_until)
+
+        try:
+            self.db.write(work)
+        except _LostLease:
+            run.lost_lease = True
+            run.processed = run.skipped = run.holes = 0
+        except Exception as exc:  # the transaction failed whole: record why under a lease of its own
+            run.processed = run.skipped = run.holes = 0
+            run.error = f"{type(exc).__name__}: {exc}"
+            lease_until = self.acquire(consumer.name)
+            if lease_until is not None:
+                self._record_error(consumer.name, lease_until, run.error)
+                self.release(consumer.name, lease_until)
         return run
 
     def _has_work(self, name: str) -> bool:
@@ -198,33 +233,35 @@ class ConsumerRunner:
 
     def acquire(self, name: str) -> datetime | None:
         """Take (or renew) the lease on a consumer; returns the lease token, or None if someone else holds it."""
+        return self.db.write(lambda conn: self._acquire_in(conn, name))
+
+    def _acquire_in(self, conn: Connection, name: str) -> datetime | None:
         now = self.clock.now()
         lease_until = now + self.lease
-
-        def work(conn: Connection) -> datetime | None:
-            _ensure_row(conn, name, now)
-            stmt = (
-                update(_cp)
-                .where(
-                    _cp.c.name == name,
-                    (_cp.c.leased_by.is_(None))
-                    | (_cp.c.leased_until.is_(None))
-                    | (_cp.c.leased_until < now)
-                    | (_cp.c.leased_by == self.worker_id),
-                )
-                .values(leased_by=self.worker_id, leased_until=lease_until)
+        _ensure_row(conn, name, now)
+        stmt = (
+            update(_cp)
+            .where(
+                _cp.c.name == name,
+                (_cp.c.leased_by.is_(None))
+                | (_cp.c.leased_until.is_(None))
+                | (_cp.c.leased_until < now)
+                | (_cp.c.leased_by == self.worker_id),
             )
-            return lease_until if conn.execute(stmt).rowcount == 1 else None
-
-        return self.db.write(work)
+            .values(leased_by=self.worker_id, leased_until=lease_until)
+        )
+        return lease_until if conn.execute(stmt).rowcount == 1 else None
 
     def release(self, name: str, lease_until: datetime) -> bool:
+        return self.db.write(lambda conn: self._release_in(conn, name, lease_until))
+
+    def _release_in(self, conn: Connection, name: str, lease_until: datetime) -> bool:
         stmt = (
             update(_cp)
             .where(_cp.c.name == name, _cp.c.leased_by == self.worker_id, _cp.c.leased_until == lease_until)
             .values(leased_by=None, leased_until=None)
         )
-        return self.db.write(lambda conn: conn.execute(stmt).rowcount) == 1
+        return conn.execute(stmt).rowcount == 1
 
     # --- processing -------------------------------------------------------------------------------------------
 
@@ -253,6 +290,7 @@ class ConsumerRunner:
         ).all()
 
         position = start
+        deadline = None if self.walk_budget_seconds is None else time.monotonic() + self.walk_budget_seconds
         failing_id: int | None = None
         error: str | None = None
         stopped_at_gap = False
@@ -274,9 +312,12 @@ class ConsumerRunner:
                     failing_id, error = event.id, f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
                     break
                 run.processed += 1
+                position = event.id
+                if deadline is not None and time.monotonic() >= deadline:
+                    break  # the rest is the next pass's: do not hold the writer longer
             else:
                 run.skipped += 1
-            position = event.id
+                position = event.id
 
         values: dict[str, Any] = {}
         if position != start:

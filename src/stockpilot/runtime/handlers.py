@@ -59,10 +59,14 @@ class Automations:
     consumers: list[Consumer]
     outcomes: dict[str, outbox.OutcomeHook]
     on_start: list[Callable[[], Any]]
+    # Topics a worker delivers on a dispatcher thread of their own (see Worker): applying webhooks is database
+    # work that a burst of orders waits on, and must not queue behind pushes, mails and supplier calls.
+    lanes: tuple[frozenset[str], ...] = (frozenset({CHANNEL_WEBHOOK_TOPIC}),)
 
     def worker_kwargs(self) -> dict[str, Any]:
         return {"outbox_handlers": self.outbox_handlers, "timer_handlers": self.timer_handlers,
-                "consumers": self.consumers, "outcomes": self.outcomes, "on_start": self.on_start}
+                "consumers": self.consumers, "outcomes": self.outcomes, "on_start": self.on_start,
+                "lanes": self.lanes}
 
 
 def automations(sp: Stockpilot) -> Automations:

@@ -25,7 +25,7 @@ its idempotency key stays claimed and a re-enqueue with the same key cannot rese
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -54,7 +54,10 @@ the topic's OutcomeHook."""
 
 class OutcomeHook(Protocol):
     """Told of a topic's final outcomes inside the transaction that records them, so a business fact that follows
-    from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it."""
+    from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it.
+
+    A hook whose class sets `dead_only = True` does nothing on `delivered`: its topic's successes are then recorded
+    in bulk like an unhooked topic's (one statement per batch, not one per row)."""
 
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None: ...
@@ -170,6 +173,8 @@ class Dispatcher:
         backoff: Backoff | None = None,
         flush_every: int = 20,
         outcomes: Mapping[str, OutcomeHook] | None = None,
+        topics: Collection[str] | None = None,
+        exclude_topics: Collection[str] = (),
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be at least 1")
@@ -183,6 +188,10 @@ class Dispatcher:
         # deliveries. The price: a crash before the flush redelivers at most this many rows, with their keys.
         self.flush_every = flush_every
         self.outcomes = dict(outcomes or {})
+        # A lane: this dispatcher claims only `topics` (None: all) less `exclude_topics`, so a worker can run
+        # local work (applying webhooks) on its own thread, never queued behind a network call (a push, a mail).
+        self.topics = None if topics is None else sorted(topics)
+        self.exclude_topics = sorted(exclude_topics)
 
     def claim(self, limit: int = 100) -> list[_Claim]:
         now = self.clock.now()
@@ -196,7 +205,8 @@ class Dispatcher:
                 outbox.c.attempts,
                 outbox.c.max_attempts,
             )
-            .where(outbox.c.status == PENDING, outbox.c.available_at <= now, due_and_unleased(outbox, now))
+            .where(outbox.c.status == PENDING, outbox.c.available_at <= now, due_and_unleased(outbox, now),
+                   *self.lane())
             .order_by(outbox.c.id)
             .limit(limit)
         )
@@ -206,6 +216,11 @@ class Dispatcher:
         return [
             _Claim(r.id, r.topic, r.payload, r.idempotency_key, r.attempts, r.max_attempts, lease_until) for r in rows
         ]
+
+    def lane(self) -> list[Any]:
+        """The WHERE terms of this dispatcher's topics."""
+        terms = [] if self.topics is None else [outbox.c.topic.in_(self.topics)]
+        return terms + ([outbox.c.topic.not_in(self.exclude_topics)] if self.exclude_topics else [])
 
     def run_once(self, limit: int = 100, *, stop: Callable[[], bool] | None = None) -> DispatchReport:
         """One pass: claim up to `limit` due rows and deliver them one by one.
@@ -236,7 +251,7 @@ class Dispatcher:
                                                    final=bool(getattr(exc, "permanent", False)),
                                                    retry_after=getattr(exc, "retry_after_seconds", None))
                 else:
-                    if claim.topic in self.outcomes:
+                    if self._hooked_on_delivery(claim.topic):
                         claim = replace(claim, result=result)
                     succeeded.append(claim)
                     if len(succeeded) >= self.flush_every:
@@ -257,7 +272,7 @@ class Dispatcher:
 
         delivered = {"status": DELIVERED, "attempts": outbox.c.attempts + 1, "delivered_at": now, "last_error": None,
                      "leased_by": None, "leased_until": None}
-        hooked = [c for c in succeeded if c.topic in self.outcomes]
+        hooked = [c for c in succeeded if self._hooked_on_delivery(c.topic)]
         for claim in hooked:
             by_lease[claim.lease_until].remove(claim.id)
 
@@ -282,6 +297,10 @@ class Dispatcher:
         report.delivered += recorded
         report.stale += len(succeeded) - recorded
         succeeded.clear()
+
+    def _hooked_on_delivery(self, topic: str) -> bool:
+        hook = self.outcomes.get(topic)
+        return hook is not None and not getattr(hook, "dead_only", False)
 
     def _release(self, claims: list[_Claim]) -> int:
         def work(conn: Connection) -> int:
@@ -373,10 +392,11 @@ def retry(conn: Connection, outbox_id: int, now: datetime) -> bool:
     return True
 
 
-def next_available_at(conn: Connection, now: datetime) -> datetime | None:
-    """When the earliest pending row nobody is delivering falls due (a worker naps until then, not a whole poll)."""
+def next_available_at(conn: Connection, now: datetime, lane: Collection[Any] = ()) -> datetime | None:
+    """When the earliest pending row nobody is delivering falls due (a worker naps until then, not a whole poll).
+    lane: a dispatcher's topic terms (Dispatcher.lane), to ask only about its rows."""
     return conn.execute(select(func.min(outbox.c.available_at))
-                        .where(outbox.c.status == PENDING, due_and_unleased(outbox, now))).scalar_one()
+                        .where(outbox.c.status == PENDING, due_and_unleased(outbox, now), *lane)).scalar_one()
 
 
 def discard(conn: Connection, outbox_id: int) -> bool:

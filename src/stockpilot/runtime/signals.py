@@ -17,6 +17,8 @@ log = logging.getLogger("stockpilot.runtime")
 
 OUTBOX = "stockpilot_outbox"  # = runtime.outbox.OUTBOX_CHANNEL
 TIMERS = "stockpilot_timers"  # = runtime.timers.TIMERS_CHANNEL
+EVENTS = "stockpilot_events"  # = adapters.db.database.EVENTS_CHANNEL (in-process only: consumers of other
+# processes poll)
 
 
 class Signals:

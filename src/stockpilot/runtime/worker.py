@@ -7,13 +7,14 @@ SKIP LOCKED). SIGTERM or SIGINT stops claiming, lets the current delivery finish
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
@@ -22,7 +23,7 @@ from stockpilot.bootstrap import Stockpilot
 from stockpilot.runtime import outbox, timers
 from stockpilot.runtime.consumers import Consumer, ConsumerRunner
 from stockpilot.runtime.metrics import RuntimeMetrics
-from stockpilot.runtime.signals import OUTBOX, TIMERS, PostgresListener, Signals
+from stockpilot.runtime.signals import EVENTS, OUTBOX, TIMERS, PostgresListener, Signals
 
 log = logging.getLogger("stockpilot.worker")
 
@@ -54,6 +55,7 @@ class Worker:
         backoff: outbox.Backoff | None = None,
         outcomes: Mapping[str, outbox.OutcomeHook] | None = None,
         on_start: list[Callable[[], object]] | None = None,
+        lanes: Sequence[Collection[str]] = (),
     ) -> None:
         self.sp = sp
         self.settings = settings or WorkerSettings()
@@ -63,11 +65,17 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._listener: PostgresListener | None = None
         self._on_start = list(on_start or [])  # e.g. make sure the daily planning timer is booked
-        self.dispatcher = outbox.Dispatcher(
-            sp.db, sp.ctx.clock, {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()},
-            worker_id=self.settings.worker_id, lease_seconds=self.settings.lease_seconds, backoff=backoff,
-            outcomes=outcomes,
-        )
+        # One dispatcher (and thread) per lane of topics, one more for every other topic: rows of a lane are
+        # never queued behind another lane's slow deliveries (applying a webhook behind an HTTP push).
+        timed = {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()}
+        laned = [t for lane in lanes for t in lane]
+        self.dispatchers = [
+            outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=self.settings.worker_id,
+                              lease_seconds=self.settings.lease_seconds, backoff=backoff, outcomes=outcomes,
+                              topics=topics, exclude_topics=() if topics is not None else laned)
+            for topics in [*lanes, None]
+        ]
+        self.dispatcher = self.dispatchers[-1]  # every topic outside the lanes
         self.timer_runner = timers.TimerRunner(
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
             lease_seconds=self.settings.lease_seconds,
@@ -86,8 +94,11 @@ class Worker:
             dsn = make_url(self.sp.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
             self._listener = PostgresListener(dsn, self.signals, [OUTBOX, TIMERS])
             self._listener.start()
-        loops = [("outbox", self._outbox_loop), ("timers", self._timer_loop),
-                 ("housekeeping", self._housekeeping_loop)]
+        loops: list[tuple[str, Callable[[], None]]] = [
+            (f"outbox-{n}", functools.partial(self._outbox_loop, dispatcher))
+            for n, dispatcher in enumerate(self.dispatchers)
+        ]
+        loops += [("timers", self._timer_loop), ("housekeeping", self._housekeeping_loop)]
         if self.consumer_runner:
             loops.append(("consumers", self._consumer_loop))
         for name, loop in loops:
@@ -133,21 +144,21 @@ class Worker:
 
         return run
 
-    def _outbox_loop(self) -> None:
+    def _outbox_loop(self, dispatcher: outbox.Dispatcher) -> None:
         while not self.stopping:
             seen = self.signals.version(OUTBOX)
-            report = self.dispatcher.run_once(self.settings.batch, stop=lambda: self.stopping)
+            report = dispatcher.run_once(self.settings.batch, stop=lambda: self.stopping)
             for outcome in ("delivered", "retried", "dead", "stale"):
                 if count := getattr(report, outcome):
                     self.metrics.deliveries.labels(outcome).inc(count)
             if report.claimed < self.settings.batch:
-                self.signals.wait(OUTBOX, seen, self._nap_until_next_row())
+                self.signals.wait(OUTBOX, seen, self._nap_until_next_row(dispatcher))
 
-    def _nap_until_next_row(self) -> float:
+    def _nap_until_next_row(self, dispatcher: outbox.Dispatcher) -> float:
         # A row booked a little ahead (a coalesced channel push, a backoff) is sent when it falls due, not up to a
         # poll interval later.
         with self.sp.db.read() as conn:
-            due = outbox.next_available_at(conn, self.sp.ctx.clock.now())
+            due = outbox.next_available_at(conn, self.sp.ctx.clock.now(), dispatcher.lane())
         if due is None:
             return self.settings.poll_seconds
         until_due = (due - self.sp.ctx.clock.now()).total_seconds()
@@ -176,11 +187,14 @@ class Worker:
         return self.settings.poll_seconds if until_due <= 0 else min(self.settings.poll_seconds, until_due)
 
     def _consumer_loop(self) -> None:
-        # Polls: waking on every domain event would add a NOTIFY to the reservation hot path.
+        # Woken by this process's commits of domain events (an order applied here reaches the push consumer at
+        # once); events written by other processes are found by the poll (a NOTIFY per event would tax the
+        # reservation hot path).
         assert self.consumer_runner is not None
         while not self.stopping:
+            seen = self.signals.version(EVENTS)
             if self.consumer_runner.run_once() == 0:
-                self._stopping.wait(self.settings.consumer_poll_seconds)
+                self.signals.wait(EVENTS, seen, self.settings.consumer_poll_seconds)
 
     def _housekeeping_loop(self) -> None:
         # Reservation expiry is a sweep over an indexed column, not a timer row per hold: the reservations table

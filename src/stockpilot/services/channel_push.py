@@ -75,12 +75,8 @@ class ChannelPushes:
     def on_event(self, conn: Connection, event: Event) -> None:
         if not self.pushers or not available_moved(event):
             return
-        sku_id = conn.execute(select(skus.c.id).where(skus.c.sku == event.sku)).scalar_one_or_none()
-        if sku_id is None:
-            return
-        for channel in store.pushable_channels(conn, self.pushers):
-            if event.location in channel["feeds"] and store.is_listed(conn, channel["name"], sku_id):
-                self.request(conn, channel, sku_id, event.sku)
+        for target in store.push_targets(conn, event.sku, event.location, self.pushers):
+            self.request(conn, {"id": target.channel_id, "name": target.channel}, target.sku_id, event.sku)
 
     def request(self, conn: Connection, channel: Mapping[str, Any], sku_id: int, sku: str) -> int | None:
         """Count a change for (channel, SKU) and queue a push unless one is queued. Returns the outbox id, if any."""

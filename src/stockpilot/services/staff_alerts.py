@@ -221,6 +221,8 @@ class DeadDeliveryAlert:
     """Outcome hook: an outbox delivery of `topic` that gave up alerts staff (merged per topic, so a dead receiver
     flooding the outbox is one message and a summary)."""
 
+    dead_only = True
+
     def __init__(self, alerts: StaffAlerts, topic: str) -> None:
         self.alerts = alerts
         self.topic = topic
@@ -241,6 +243,7 @@ class ChainedOutcome:
 
     def __init__(self, *hooks: outbox.OutcomeHook) -> None:
         self.hooks = hooks
+        self.dead_only = all(getattr(hook, "dead_only", False) for hook in hooks)
 
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None:

@@ -126,6 +126,8 @@ class DeliveryDead:
     """Outcome hook of `channel.webhook`: when the outbox gives up (a store API down for hours, a refused
     token), the delivery is `dead` with the error, in the same transaction, and can be retried by an operator."""
 
+    dead_only = True  # the handler recorded a success's outcome itself
+
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None:
         return None  # the handler recorded the outcome itself

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import (
     channel_listings,
     channel_locations,
     channel_push_state,
     channel_pushes,
-    channels,
     locations,
     skus,
     stock_levels,
@@ -36,15 +36,33 @@ class ChannelLocationGroup:
 
 # ---- which channels a stock change concerns -------------------------------------------------------------------
 
+# Every stock change of a listed SKU asks "which channels does this concern?": one statement on the bare cursor
+# (adapters/db/raw.py), the rule of location_groups: an active channel the SKU is listed on, fed by
+# the location (a mapped location; without mappings, the channel's `location`, or every location).
+_TARGETS = raw.Sql("""
+    SELECT c.id, c.name, c.kind, s.id FROM skus s JOIN channels c ON c.active = ?
+    WHERE s.sku = ?
+      AND EXISTS (SELECT 1 FROM channel_listings l WHERE l.channel = c.name AND l.sku_id = s.id)
+      AND (EXISTS (SELECT 1 FROM channel_locations cl JOIN locations lo ON lo.id = cl.location_id
+                   WHERE cl.channel_id = c.id AND lo.code = ?)
+           OR (NOT EXISTS (SELECT 1 FROM channel_locations cl WHERE cl.channel_id = c.id)
+               AND (c.location IS NULL OR c.location = '' OR c.location = ?)))
+    ORDER BY c.id
+""")
 
-def pushable_channels(conn: Connection, kinds: Collection[str]) -> list[dict[str, Any]]:
-    """Active channels of the kinds that have a pusher, with the Stockpilot location codes that feed each."""
-    rows = [dict(r) for r in conn.execute(
-        select(channels).where(channels.c.active.is_(True), channels.c.kind.in_(list(kinds))).order_by(channels.c.id)
-    ).mappings()]
-    for row in rows:
-        row["feeds"] = {g for group in location_groups(conn, row) for g in group.location_codes}
-    return rows
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    channel_id: int
+    channel: str
+    kind: str
+    sku_id: int
+
+
+def push_targets(conn: Connection, sku: str, location: str | None, kinds: Collection[str]) -> list[PushTarget]:
+    """The channels of `kinds` that a change of `sku` at `location` concerns, by channel id."""
+    rows = raw.execute(conn, _TARGETS, (True, sku, location, location)).fetchall()
+    return [PushTarget(int(r[0]), r[1], r[2], int(r[3])) for r in rows if r[2] in kinds]
 
 
 def location_groups(conn: Connection, channel: dict[str, Any]) -> list[ChannelLocationGroup]:
@@ -93,13 +111,6 @@ def listing_ids(conn: Connection, channel_name: str, sku_id: int) -> dict[str, s
     return ids
 
 
-def is_listed(conn: Connection, channel_name: str, sku_id: int) -> bool:
-    return conn.execute(
-        select(channel_listings.c.id)
-        .where(channel_listings.c.channel == channel_name, channel_listings.c.sku_id == sku_id).limit(1)
-    ).first() is not None
-
-
 def listed_skus(conn: Connection, channel_name: str) -> list[tuple[int, str]]:
     """(sku_id, sku) of every SKU listed on the channel, by SKU."""
     return [(r.id, r.sku) for r in conn.execute(
@@ -129,17 +140,25 @@ def note_change(conn: Connection, channel_id: int, sku_id: int, now: datetime) -
     push finishing at the same moment either sees this generation (and books a follow-up) or has already cleared
     `queued` (and this transaction queues a new push). Never both, never neither.
     """
-    conn.execute(insert_or_ignore(conn, _st).values(
-        channel_id=channel_id, sku_id=sku_id, generation=0, pushed_generation=0, queued=False, pushes=0,
-        updated_at=now,
-    ).on_conflict_do_nothing(index_elements=[_st.c.channel_id, _st.c.sku_id]))
-    key = (_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
-    conn.execute(update(_st).where(*key).values(generation=_st.c.generation + 1, updated_at=now))
-    row = conn.execute(
-        update(_st).where(*key, _st.c.queued.is_(False)).values(queued=True)
-        .returning(_st.c.generation, _st.c.last_pushed_at)
-    ).first()
-    return None if row is None else (int(row.generation), row.last_pushed_at)
+    ts = raw.time_value(conn, now)
+    raw.execute(conn, _NEW_STATE, (channel_id, sku_id, False, ts))
+    raw.execute(conn, _BUMP, (ts, channel_id, sku_id))
+    row = raw.execute(conn, _QUEUE, (True, channel_id, sku_id, False)).fetchone()
+    return None if row is None else (int(row[0]), raw.time_result(row[1]))
+
+
+# note_change runs once per stock change of a listed SKU (a burst of orders): on the bare cursor.
+_NEW_STATE = raw.Sql(
+    "INSERT INTO channel_push_state (channel_id, sku_id, generation, pushed_generation, queued, pushes, updated_at) "
+    "VALUES (?, ?, 0, 0, ?, 0, ?) ON CONFLICT (channel_id, sku_id) DO NOTHING"
+)
+_BUMP = raw.Sql(
+    "UPDATE channel_push_state SET generation = generation + 1, updated_at = ? WHERE channel_id = ? AND sku_id = ?"
+)
+_QUEUE = raw.Sql(
+    "UPDATE channel_push_state SET queued = ? WHERE channel_id = ? AND sku_id = ? AND queued = ? "
+    "RETURNING generation, last_pushed_at"
+)
 
 
 def generation(conn: Connection, channel_id: int, sku_id: int) -> int:

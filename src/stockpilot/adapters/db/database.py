@@ -218,6 +218,15 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+EVENTS_CHANNEL = "stockpilot_events"  # domain events were written: this process's event consumers look at once
+
+
+def request_local_wakeup(conn: Connection, channel: str) -> None:
+    """As request_wakeup, for waiters in this process only: no NOTIFY, so it costs nothing on a hot path (other
+    processes find the work on their next poll)."""
+    conn.info.setdefault(_WAKE_KEY, set()).add(channel)
+
+
 def request_wakeup(conn: Connection, channel: str) -> None:
     """Ask for `channel` to be signalled when this transaction commits (and never if it rolls back).
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import raw
+from stockpilot.adapters.db.database import EVENTS_CHANNEL, request_local_wakeup
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.raw import Sql
 from stockpilot.adapters.db.tables import stock_levels
@@ -178,4 +179,6 @@ def apply(
         raw.execute(conn, _EVENT_INSERT, rows[0])
     elif rows:
         raw.executemany(conn, _EVENT_INSERT, rows)
+    if rows:
+        request_local_wakeup(conn, EVENTS_CHANNEL)
     return Applied(location_after, total_after, movement_id, derived)

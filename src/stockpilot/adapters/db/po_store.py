@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from stockpilot.adapters.db.database import EVENTS_CHANNEL, request_local_wakeup
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import (
     events,
@@ -288,3 +289,4 @@ def record_event(conn: Connection, kind: str, sku: str, location: str | None, pa
                  now: datetime) -> None:
     """A domain event outside the ledger's own (e.g. BackorderReleased), in the caller's transaction."""
     conn.execute(insert(events).values(kind=kind, sku=sku, location=location, payload=payload, created_at=now))
+    request_local_wakeup(conn, EVENTS_CHANNEL)

@@ -79,6 +79,14 @@ def time_value(conn: Connection, value: datetime) -> Any:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def time_result(value: Any) -> datetime | None:
+    """A UtcDateTime column as read on the bare cursor: aware UTC, as the column type would return it."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def json_value(payload: Any) -> str:
     """A JSON bind value (json.dumps, as the JSON type does); psycopg sends str untyped, so json accepts it."""
     return json.dumps(payload)
