@@ -62,6 +62,7 @@ class Settings:
     alert_merge_minutes: float = 15.0  # the same alert for the same subject within this window: one "N more" summary
     alert_digest_minutes: float = 60.0  # low-priority alerts wait for one digest per destination this often
     alert_digest_kinds: str = "low_stock"  # kinds that always go to the digest (comma-separated)
+    alert_replay_days: float = 7.0  # alert keys are kept this long (replays recognised); older events alert nothing
     twilio_api_url: str = "https://api.twilio.com"  # Twilio's REST base (a regional edge, or a loopback fake)
     backorder_notices: bool = True  # email customers when their order is backordered, re-dated, shipped
     backorder_eta_margin_days: int = 2  # an ETA moving by more than this many days sends an update

@@ -122,7 +122,7 @@ def automations(sp: Stockpilot) -> Automations:
                   CHANNEL_PUSH_TOPIC: ChainedOutcome(sp.channel_pushes,  # a push given up on also alerts staff
                                                      sp.alerts.dead_delivery_hook(CHANNEL_PUSH_TOPIC))},
         on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all,
-                  subscriptions.schedule_sweep],
+                  subscriptions.schedule_sweep, sp.alerts.schedule_pruning],
     )
 
 

@@ -15,6 +15,11 @@ timer firing, a delivery found dead):
    `alert_digest_items` row; one `alert.digest` timer, `alert_digest_minutes` after the first waiting item, sends
    one message per destination listing everything waiting.
 Every alert, summary and digest writes a decision (subject: the SKU, PO or topic) with the redacted destinations.
+
+Keys are kept for `horizon()`: `alert_replay_days`, or the merge or digest window if one is longer. An hourly
+`alert.prune` timer (booked at worker start) deletes older keys and digest items already sent. A key is only
+needed to recognise a replay, so the consumer does not alert on an event older than the horizon at all: a replay
+reaching back past it is stale, not new, and sends nothing although its key is gone.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ CONSUMER = "staff_alerts"
 WINDOW_TIMER = "alert.window"
 DIGEST_TIMER = "alert.digest"
 DIGEST_KEY = "alerts:digest"
+PRUNE_TIMER = "alert.prune"  # hourly: forget occurrence keys older than the replay horizon
+PRUNE_KEY = "alerts:prune"
+PRUNE_EVERY = timedelta(hours=1)
 _TAG = re.compile(r"[a-z0-9_.:-]{1,64}")
 
 
@@ -154,6 +162,8 @@ class StaffAlerts:
         return Consumer(CONSUMER, self.on_event, kinds={"Oversold", "LowStock"})
 
     def on_event(self, conn: Connection, event: Event) -> None:
+        if event.created_at < self.ctx.clock.now() - self.horizon():
+            return  # older than the keys we keep: a replay (or a worker down that long); stale news either way
         payload = event.payload
         if event.kind == "Oversold":
             self.raise_alert(conn, Alert(
@@ -167,7 +177,33 @@ class StaffAlerts:
                         "threshold": payload.get("threshold")}))
 
     def timer_handlers(self) -> dict[str, Any]:
-        return {WINDOW_TIMER: self._on_window_end, DIGEST_TIMER: self._on_digest}
+        return {WINDOW_TIMER: self._on_window_end, DIGEST_TIMER: self._on_digest, PRUNE_TIMER: self._on_prune}
+
+    def horizon(self) -> timedelta:
+        """How long an alert key is kept: the replay horizon, and never less than a merge or digest window."""
+        settings = self.ctx.settings
+        return max(timedelta(days=settings.alert_replay_days), timedelta(minutes=settings.alert_merge_minutes),
+                   timedelta(minutes=settings.alert_digest_minutes))
+
+    def schedule_pruning(self) -> bool:
+        """Make sure the hourly prune is booked (a worker calls this on start); True if it booked it."""
+        def work(conn: Connection) -> bool:
+            if timers.has_scheduled(conn, PRUNE_KEY, PRUNE_TIMER):
+                return False
+            now = self.ctx.clock.now()
+            timers.schedule(conn, PRUNE_TIMER, PRUNE_KEY, now + PRUNE_EVERY, {}, now=now)
+            return True
+
+        return self.ctx.db.write(work)
+
+    def _on_prune(self, conn: Connection, payload: dict[str, Any]) -> None:
+        now = self.ctx.clock.now()
+        keys, items = alert_store.prune(conn, now - self.horizon())
+        timers.schedule(conn, PRUNE_TIMER, PRUNE_KEY, now + PRUNE_EVERY, {}, now=now)
+        if keys or items:
+            decisions.record(conn, PRUNE_KEY, "staff_alert_prune", {"horizon_days": self.horizon() / timedelta(days=1)},
+                             [], {"keys": keys, "digest_items": items},
+                             f"forgot {keys} alert key(s) and {items} sent digest item(s) older than the horizon", now)
 
     def _on_window_end(self, conn: Connection, payload: dict[str, Any]) -> None:
         now = self.ctx.clock.now()

@@ -19,6 +19,14 @@ def claim_occurrence(conn: Connection, key: str, kind: str, subject: str, now: d
     return conn.execute(stmt).scalar_one_or_none() is not None
 
 
+def prune(conn: Connection, before: datetime) -> tuple[int, int]:
+    """Forget occurrence keys, and digest items already sent, created before `before`: (keys, items) deleted."""
+    keys = conn.execute(delete(alert_occurrences).where(alert_occurrences.c.created_at < before)).rowcount
+    items = conn.execute(delete(alert_digest_items).where(alert_digest_items.c.created_at < before,
+                                                          alert_digest_items.c.digest_id.is_not(None))).rowcount
+    return int(keys or 0), int(items or 0)
+
+
 def lock_window(conn: Connection, kind: str, subject: str, now: datetime) -> dict[str, Any]:
     """The (kind, subject) window row, created closed if new, locked: raisers of one subject queue here."""
     conn.execute(insert_or_ignore(conn, alert_windows)
