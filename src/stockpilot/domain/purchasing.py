@@ -35,6 +35,9 @@ TRANSITIONS: dict[POStatus, frozenset[POStatus]] = {
 # A PO in one of these still brings (or may bring) stock: it holds the SKU's "in flight" slot.
 OPEN_STATUSES = frozenset({POStatus.DRAFT, POStatus.NEEDS_REVIEW, POStatus.SENT, POStatus.ACKNOWLEDGED,
                            POStatus.PARTIALLY_RECEIVED})
+# The event a change of when a SKU's supply is expected writes (a sent PO rescheduled, a supplier's lead time or
+# availability changed): {"cause": "po_eta" | "lead_time", ...}. Backorder ETAs are recomputed from it.
+SUPPLY_REDATED = "SupplyRedated"
 # Not yet with the supplier: its quantities are not counted as `incoming` in the ledger yet.
 UNSENT_STATUSES = frozenset({POStatus.DRAFT, POStatus.NEEDS_REVIEW})
 

@@ -9,6 +9,8 @@ The `backorder_notices` consumer reads StockChanged events (a pure filter keeps 
 - `incoming` / `receive` (a PO sent, re-routed, cancelled, received): every order still waiting for that SKU has
   its ETA recomputed; an email goes out only when it moved by more than `backorder_eta_margin_days` from the date
   the customer was last told (`worth_an_update`), keyed by the notice count.
+- `SupplyRedated` (a sent PO's expected date moved: a supplier's acknowledgement with a date, or a supplier's lead
+  time or availability for the SKU changed): re-dated exactly as for `incoming`, with the same margin rule.
 - `fulfil`: the waiting order shipped: one last notice. `cancel`: the notice row closes, nothing is sent.
 ETA: this order's place in the SKU's queue of open orders, against the open POs' expected dates (soonest first);
 beyond what is on order, today + the shortest lead time of a supplier offering the SKU; otherwise unknown.
@@ -37,6 +39,7 @@ from stockpilot.adapters.notify.cancel_link import CancelTokenInvalid, sign_canc
 from stockpilot.adapters.notify.notice_email import TOPIC
 from stockpilot.domain.backorders import eta_for_units, order_eta, worth_an_update
 from stockpilot.domain.errors import Conflict, ValidationFailed
+from stockpilot.domain.purchasing import SUPPLY_REDATED
 from stockpilot.runtime import decisions, outbox
 from stockpilot.runtime.consumers import Consumer, Event
 from stockpilot.services.context import Context
@@ -48,7 +51,10 @@ _REDATING = ("incoming", "receive")
 
 
 def wanted(event: Event) -> bool:
-    """The StockChanged events that can start, re-date or end a notice (every other stock change is stepped over)."""
+    """The StockChanged events that can start, re-date or end a notice (every other stock change is stepped over),
+    and every SupplyRedated (a sent PO rescheduled, a supplier's lead time changed: re-date)."""
+    if event.kind == SUPPLY_REDATED:
+        return True
     movement = event.payload.get("movement")
     if movement == "commit":
         return int(event.payload.get("total_available", 0)) < 0
@@ -62,13 +68,13 @@ class BackorderNotices:
 
     # ---- the runtime ---------------------------------------------------------------------------------------------
     def consumer(self) -> Consumer:
-        return Consumer(CONSUMER, self.on_event, kinds={"StockChanged"}, accepts=wanted)
+        return Consumer(CONSUMER, self.on_event, kinds={"StockChanged", SUPPLY_REDATED}, accepts=wanted)
 
     def on_event(self, conn: Connection, event: Event) -> None:
         if not self.ctx.settings.backorder_notices or not wanted(event):
             return
-        movement = event.payload["movement"]
-        if movement in _REDATING:
+        movement = event.payload.get("movement") or f"{event.kind}: {event.payload.get('cause')}"
+        if movement in _REDATING or event.kind == SUPPLY_REDATED:
             sku_id = store.sku_id_of(conn, event.sku)
             for order_id in store.waiting_orders_of_sku(conn, sku_id) if sku_id is not None else []:
                 self._redate(conn, order_id, f"event {event.id} ({movement} of {event.sku})")

@@ -34,10 +34,12 @@ from stockpilot.adapters.suppliers.document import (
 )
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind
-from stockpilot.domain.purchasing import OPEN_STATUSES, UNSENT_STATUSES, POStatus
+from stockpilot.domain.purchasing import OPEN_STATUSES, SUPPLY_REDATED, UNSENT_STATUSES, POStatus
 from stockpilot.runtime import decisions, outbox, timers
 from stockpilot.services.context import Context
 from stockpilot.services.secrets import app_secret
+
+_DUE = (POStatus.SENT, POStatus.ACKNOWLEDGED, POStatus.PARTIALLY_RECEIVED)  # committed to a supplier, units due
 
 TOPICS = {"email": TOPIC_EMAIL, "http": TOPIC_HTTP, "edi": TOPIC_EDI}
 ACK_REMINDER = "po.ack_reminder"
@@ -144,8 +146,9 @@ class PurchaseOrders:
     # ---- the supplier's answer -------------------------------------------------------------------------
     def acknowledge(self, conn: Connection, po_id: int, *, via: str, now: datetime,
                     supplier_reference: str | None = None, confirmed: dict[str, int] | None = None,
-                    revision: int | None = None) -> bool:
-        """sent -> acknowledged (once; a repeat is a no-op returning False). Stops the escalation clock."""
+                    revision: int | None = None, eta: date | None = None) -> bool:
+        """sent -> acknowledged (once; a repeat is a no-op returning False). Stops the escalation clock. An `eta`
+        (the supplier's promised date) reschedules the PO, also on a repeat acknowledgement (a reschedule)."""
         row = po_store.lock_po(conn, po_id)
         if row is None:
             raise NotFound(f"unknown purchase order {po_id}")
@@ -155,6 +158,8 @@ class PurchaseOrders:
                              f"acknowledgement of revision {revision} via {via} ignored: "
                              f"revision {row['revision']} is current", now)
             return False
+        if eta is not None:
+            self.reschedule(conn, row, eta, f"acknowledged via {via}", now)
         values: dict[str, Any] = {"status": POStatus.ACKNOWLEDGED.value, "acknowledged_at": now}
         if supplier_reference:
             values["supplier_reference"] = supplier_reference[:128]
@@ -169,6 +174,21 @@ class PurchaseOrders:
                 po_store.set_confirmed(conn, po_id, sku_id, quantity)
         timers.cancel(conn, timer_key(po_id), now)
         po_store.history(conn, po_id, POStatus.ACKNOWLEDGED.value, row["revision"], f"via {via}", now)
+        return True
+
+    def reschedule(self, conn: Connection, row: dict[str, Any], eta: date, why: str, now: datetime) -> bool:
+        """A sent PO's expected date moves: recorded, and a `SupplyRedated` event per SKU, so what waits on the PO
+        (customer backorder ETAs) is recomputed. Only POs still due count; the same date again changes nothing."""
+        if row["eta"] == eta or POStatus(row["status"]) not in _DUE:
+            return False
+        po_store.set_eta(conn, row["id"], eta, now)
+        po_store.history(conn, row["id"], row["status"], row["revision"],
+                         f"expected {row['eta'].isoformat() if row['eta'] else 'no date'} -> {eta.isoformat()} "
+                         f"({why})", now)
+        for sku in sorted({ln["sku"] for ln in po_store.lines(conn, row["id"])}):
+            po_store.record_event(conn, SUPPLY_REDATED, sku, None,
+                                  {"cause": "po_eta", "po": row["number"], "eta": eta.isoformat(),
+                                   "was": row["eta"].isoformat() if row["eta"] else None}, now)
         return True
 
     def delivered(self, conn: Connection, po_number: str, revision: int, now: datetime) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -150,11 +150,13 @@ class PurchasingService:
 
     # ---- acknowledgements and receipts ------------------------------------------------------------------------
     def acknowledge(self, ref: str | int, *, via: str = "api", supplier_reference: str | None = None,
-                    confirmed: dict[str, int] | None = None, revision: int | None = None) -> dict[str, Any]:
+                    confirmed: dict[str, int] | None = None, revision: int | None = None,
+                    eta: date | None = None) -> dict[str, Any]:
         def work(conn: Connection) -> dict[str, Any]:
             po_id = self._resolve(conn, ref)
             self.pos.acknowledge(conn, po_id, via=via, now=self.ctx.clock.now(),
-                                 supplier_reference=supplier_reference, confirmed=confirmed, revision=revision)
+                                 supplier_reference=supplier_reference, confirmed=confirmed, revision=revision,
+                                 eta=eta)
             return self.pos.describe(conn, po_id)
 
         return self.ctx.db.write(work)
@@ -196,8 +198,10 @@ class PurchasingService:
                     for line in ack.lines:
                         if line.line in by_line:
                             confirmed[by_line[line.line]] = confirmed.get(by_line[line.line], 0) + int(line.quantity)
+                    dates = [line.ship_date for line in ack.lines if line.ship_date]  # the PO comes whole
                     self.pos.acknowledge(conn, po_id, via=f"EDI 855 ({ack.status})", now=now,
-                                         supplier_reference=ack.supplier_reference, confirmed=confirmed)
+                                         supplier_reference=ack.supplier_reference, confirmed=confirmed,
+                                         eta=max(dates) if dates else None)
                 results.append({"number": row["number"], "status": ack.status})
             return {"acknowledged": results}
 
@@ -329,10 +333,13 @@ class _DeliveryOutcome:
                 by_line = {ln["line_no"]: ln["sku"] for ln in po_store.lines(conn, row["id"])}
                 confirmed = {by_line[ln["line"]]: ln["quantity_confirmed"] for ln in result.get("lines", [])
                              if ln.get("line") in by_line}
+                dates = [date.fromisoformat(ln["ship_date"]) for ln in result.get("lines", [])
+                         if ln.get("ship_date")]  # checked by the adapter (http_api.py)
                 with suppress(Conflict):  # cancelled meanwhile: a late acknowledgement changes nothing
                     self.service.pos.acknowledge(conn, row["id"], via="supplier API", now=now,
                                                  supplier_reference=result.get("supplier_reference"),
-                                                 confirmed=confirmed, revision=payload["revision"])
+                                                 confirmed=confirmed, revision=payload["revision"],
+                                                 eta=max(dates) if dates else None)
 
     def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
              now: datetime) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from stockpilot.adapters.db import po_store
 from stockpilot.adapters.db import supplier_store as store
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
+from stockpilot.domain.purchasing import SUPPLY_REDATED
 from stockpilot.services.context import Context
 from stockpilot.services.lookups import require_sku
 
@@ -74,6 +76,13 @@ class SupplierService:
             if not created:
                 store.update_offer(conn, supplier["id"], sku_ref.id, values, now)
             offer = {o["sku"]: o for o in store.offers_of_supplier(conn, supplier["id"])}[sku]
+            before = (existing or {}).get("lead_time_days"), (existing or {}).get("available")
+            if before != (offer["lead_time_days"], offer["available"]):
+                # What a new PO could do changed: backorder ETAs beyond what is on order follow it.
+                po_store.record_event(conn, SUPPLY_REDATED, sku, None,
+                                      {"cause": "lead_time", "supplier": code, "was": before[0],
+                                       "lead_time_days": offer["lead_time_days"], "available": offer["available"]},
+                                      now)
             return describe_offer(offer), created
 
         return self.ctx.db.write(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Literal
 
@@ -93,6 +94,7 @@ class AckIn(Strict):
     supplier_reference: str | None = None
     confirmed: dict[str, int] | None = None
     revision: int | None = Field(default=None, ge=0)
+    eta: date | None = Field(default=None, description="the supplier's promised date: reschedules the PO")
 
 
 class ReceiveIn(Strict):
@@ -209,7 +211,7 @@ def reject(ref: str, body: RejectIn, request: Request) -> JSONResponse:
 def acknowledge(ref: str, body: AckIn, request: Request) -> JSONResponse:
     return JSONResponse(_app(request).purchasing.acknowledge(
         ref, via="api", supplier_reference=body.supplier_reference, confirmed=body.confirmed,
-        revision=body.revision))
+        revision=body.revision, eta=body.eta))
 
 
 @router.post("/purchase-orders/{ref}/receive")
