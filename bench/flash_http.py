@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +67,8 @@ class Server:
                 self.proc.wait(timeout=5)
 
 
-def start_server(database_url: str, workdir: Path, *, workers: int, pool_size: int) -> Server:
+def start_server(database_url: str, workdir: Path, *, workers: int, pool_size: int,
+                 serve_args: Sequence[str] = ()) -> Server:
     """Create a token with the CLI, then start `stockpilot serve` and wait until /healthz answers."""
     env = {**os.environ, "STOCKPILOT_DATABASE_URL": database_url, "STOCKPILOT_DB_POOL_SIZE": str(pool_size),
            "PYTHONUNBUFFERED": "1"}
@@ -81,7 +82,7 @@ def start_server(database_url: str, workdir: Path, *, workers: int, pool_size: i
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*_cli(), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-             "--workers", str(workers)],
+             "--workers", str(workers), *serve_args],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     server = Server(proc, "127.0.0.1", port, token, log, workers)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -397,11 +398,32 @@ def add_channel(server: Server, shopify: RecordingShopify, url: str) -> None:
         raise RuntimeError(f"channel location failed: {mapped.stderr[-500:]}")
 
 
+@contextmanager
+def worker_process(url: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`stockpilot worker`, beside a `serve --no-worker`: the PostgreSQL deployment (docs/architecture.md)."""
+    with (workdir / "worker.log").open("wb") as out:
+        proc = subprocess.Popen([*_cli(), "worker", "--id", "bench-worker"], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "STOCKPILOT_DATABASE_URL": url, "STOCKPILOT_DB_POOL_SIZE": "20"})
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
     url = fresh_url(backend, workdir, args.pg_url)
-    server = start_server(url, workdir, workers=1, pool_size=40)
+    split = backend == "postgresql" and args.pg_topology == "split"
+    server = start_server(url, workdir, workers=1, pool_size=40, serve_args=["--no-worker"] if split else [])
+    worker = worker_process(url, workdir) if split else contextlib.nullcontext()
+    worker.__enter__()
     ledger = Ledger(url)
-    result: dict[str, Any] = {"backend": backend}
+    result: dict[str, Any] = {"backend": backend, "topology": "serve --no-worker + worker" if split else
+                              "serve (embedded worker)"}
     shopify = RecordingShopify().__enter__()
     try:
         setup_catalog(server, LOCATION, dict.fromkeys(SKUS, INITIAL))
@@ -448,6 +470,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
             f" receipt-to-push p99 {result['paced']['receipt_to_push_p99_ms']} ms")
     finally:
         server.stop()
+        worker.__exit__(None, None, None)
         ledger.close()
         shopify.__exit__(None, None, None)
     checked = subprocess.run([sys.executable, "-m", "stockpilot.entrypoints.cli.main", "check"],
@@ -470,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-inserts", type=int, default=3000)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--pg-url", default=os.environ.get("STOCKPILOT_TEST_POSTGRES_URL", DEFAULT_PG))
+    parser.add_argument("--pg-topology", choices=["split", "embedded"], default="split",
+                        help="PostgreSQL: `serve --no-worker` + a `stockpilot worker` process (the scale-out "
+                             "deployment, default), or one `serve` with its embedded worker")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 burst, 200 paced")
     args = parser.parse_args(argv)
     if args.quick:

@@ -40,6 +40,9 @@ class WorkerSettings:
     lease_seconds: float = 60.0
     expiry_sweep_seconds: float = 5.0
     consumer_poll_seconds: float = 0.2
+    # Dispatcher threads per lane on PostgreSQL, where writers run side by side and a delivery mostly waits on
+    # round trips (as several workers would, sharing rows through SKIP LOCKED). SQLite has one writer: always 1.
+    lane_threads: int = 4
 
 
 class Worker:
@@ -65,17 +68,22 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._listener: PostgresListener | None = None
         self._on_start = list(on_start or [])  # e.g. make sure the daily planning timer is booked
-        # One dispatcher (and thread) per lane of topics, one more for every other topic: rows of a lane are
+        # Dispatchers (a thread each) per lane of topics, one more for every other topic: rows of a lane are
         # never queued behind another lane's slow deliveries (applying a webhook behind an HTTP push).
         timed = {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()}
         laned = [t for lane in lanes for t in lane]
+        per_lane = 1 if sp.db.is_sqlite else max(1, self.settings.lane_threads)
+        wid = self.settings.worker_id
         self.dispatchers = [
-            outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=self.settings.worker_id,
+            outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=f"{wid}#{n}" if n else wid,
                               lease_seconds=self.settings.lease_seconds, backoff=backoff, outcomes=outcomes,
-                              topics=topics, exclude_topics=() if topics is not None else laned)
-            for topics in [*lanes, None]
+                              topics=topics)
+            for topics in lanes for n in range(per_lane)
         ]
-        self.dispatcher = self.dispatchers[-1]  # every topic outside the lanes
+        self.dispatcher = outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=wid,
+                                            lease_seconds=self.settings.lease_seconds, backoff=backoff,
+                                            outcomes=outcomes, exclude_topics=laned)  # every other topic
+        self.dispatchers.append(self.dispatcher)
         self.timer_runner = timers.TimerRunner(
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
             lease_seconds=self.settings.lease_seconds,

@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     from stockpilot.entrypoints.api.app import create_app
+    from stockpilot.entrypoints.heap import freeze_startup_heap
 
     sp = build()
     if demo:
@@ -69,7 +70,9 @@ def serve(
         uvicorn.run("stockpilot.entrypoints.api.factory:create_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=access_log, log_level="warning")
         return
-    uvicorn.run(create_app(sp, run_worker=worker), host=host, port=port, access_log=access_log, log_level="info")
+    app = create_app(sp, run_worker=worker)
+    freeze_startup_heap()  # no 200 ms collector pause over the start-up heap in the middle of a burst
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 
 @token_app.command("create")

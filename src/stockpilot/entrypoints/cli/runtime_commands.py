@@ -41,6 +41,7 @@ def worker(
 
     from prometheus_client import start_http_server
 
+    from stockpilot.entrypoints.heap import freeze_startup_heap
     from stockpilot.runtime.handlers import automations
     from stockpilot.runtime.metrics import RuntimeMetrics
     from stockpilot.runtime.worker import Worker, WorkerSettings, default_worker_id
@@ -57,6 +58,7 @@ def worker(
         start_http_server(metrics_port, registry=metrics.registry)
     runner = Worker(sp, **automations(sp).worker_kwargs(), settings=settings, metrics=metrics)
     print(f"worker {settings.worker_id} on {sp.db.dialect}", flush=True)
+    freeze_startup_heap()  # a full collection must not pause a delivery (or hold SQLite's writer) for 200 ms
     runner.run_until_signalled()
     sp.close()
 
