@@ -68,6 +68,9 @@ class Settings:
     backorder_eta_margin_days: int = 2  # an ETA moving by more than this many days sends an update
     # Channels, outbound (available-to-sell pushes)
     channel_push_window_seconds: float = 0.2  # a burst for one SKU: at most one push per channel per window
+    # 0015: a push batch opened on a quiet channel waits this long for the rest of a burst (a 400-line receipt is
+    # read by the consumer 100 events at a time) before it goes out; later batches wait for the window anyway.
+    channel_push_gather_seconds: float = 0.05
     channel_push_max_attempts: int = 30  # failed pushes back off exponentially (cap 1 h); throttling is not counted
     channel_http_timeout_seconds: float = 10.0
     # Waitlist contacts (services/waitlist.py, waitlist_waves.py)

@@ -18,7 +18,9 @@ from tests.support.serve_process import api_client
 
 @pytest.fixture
 def app(db_url: str, clock) -> Iterator[Stockpilot]:
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0), clock=clock, migrate=False)
+    # Pushes go at once on the manual clock (the batch gather delay has tests of its own).
+    sp = build(Settings(database_url=db_url, oversell_window_seconds=0, channel_push_gather_seconds=0), clock=clock,
+               migrate=False)
     yield sp
     sp.close()
 

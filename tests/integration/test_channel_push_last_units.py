@@ -28,7 +28,8 @@ ITEM, LOCATION = "808950810", "905684977"
 
 @pytest.fixture
 def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, oversell_window_seconds=0, channel_push_window_seconds=0.2),
+    sp = build(Settings(database_url=db_url, oversell_window_seconds=0, channel_push_window_seconds=0.2,
+                        channel_push_gather_seconds=0),
                clock=clock, migrate=False)
     yield sp
     sp.close()

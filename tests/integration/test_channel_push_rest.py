@@ -18,7 +18,8 @@ CK, CS = "ck_4a0e1b2c3d4e5f60718293a4b5c6d7e8f9012345", "cs_0f1e2d3c4b5a69788796
 
 @pytest.fixture
 def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, channel_push_window_seconds=0.2), clock=clock, migrate=False)
+    sp = build(Settings(database_url=db_url, channel_push_window_seconds=0.2, channel_push_gather_seconds=0),
+               clock=clock, migrate=False)
     yield sp
     sp.close()
 
@@ -54,10 +55,15 @@ def test_woocommerce_simple_products_and_variations_get_their_stock_set(app, rt,
     app.channel_locations.map("woo", "WH", None)  # only the warehouse feeds the web store
     rt.settle()
     assert woo.stock(93) == 9 and woo.stock(23, variation_of=22) == 2  # 10% held back, rounded up
-    assert ("93", {"manage_stock": True, "stock_quantity": 9}) in woo.puts
+    # One batch for both SKUs: a request per endpoint (simple products; the variations of product 22).
+    assert woo.batches == [
+        ("/wp-json/wc/v3/products/batch", {"update": [{"id": 93, "manage_stock": True, "stock_quantity": 9}]}),
+        ("/wp-json/wc/v3/products/22/variations/batch",
+         {"update": [{"id": 23, "manage_stock": True, "stock_quantity": 2}]}),
+    ]
     app.orders.place("SO-1", [line("WOO-SINGLE", 5, "WH")])
     rt.advance(seconds=1)
-    assert woo.stock(93) == 4
+    assert woo.stock(93) == 4 and woo.puts[-1] == ("93", {"manage_stock": True, "stock_quantity": 4})  # alone: PUT
     assert pushed_values(app)["product:93"] == (4, 4)
     assert pushed_values(app)["variation:23"] == (2, 2)
 

@@ -21,7 +21,8 @@ TOKEN, ITEM, LOCATION = "shpat_reconcile", "808950810", "905684977"
 
 @pytest.fixture
 def app(db_url, clock):
-    sp = build(Settings(database_url=db_url, channel_push_window_seconds=0.2), clock=clock, migrate=False)
+    sp = build(Settings(database_url=db_url, channel_push_window_seconds=0.2, channel_push_gather_seconds=0),
+               clock=clock, migrate=False)
     yield sp
     sp.close()
 

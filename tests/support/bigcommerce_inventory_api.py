@@ -2,7 +2,8 @@
 
 - `PUT /stores/{hash}/v3/inventory/adjustments/absolute` `{"reason", "items": [{"location_id", "variant_id" |
   "product_id" | "sku", "quantity"}]}` -> 200 `{"transaction_id"}`; an unknown location or item is 422
-  `{"status": 422, "title": "...", "type": "...", "errors": {}}`.
+  `{"status": 422, "title": "...", "type": "...", "errors": {}}`, and the whole adjustment is refused (nothing of
+  it applied); at most 2,000 items ("Limit of 2000 items for payload length"), more is 422 too.
 - `GET /stores/{hash}/v3/inventory/items?variant_id:in=..&location_id:in=..` -> `{"data": [{"identity": {...},
   "locations": [{"location_id", "available_to_sell", "total_inventory_onhand", ...}]}], "meta": {...}}`.
 - `X-Auth-Token` must match (else 401). Every answer carries the rate-limit headers
@@ -77,6 +78,9 @@ class BigCommerceInventoryApi:
             items = body["items"]
         except (ValueError, KeyError, TypeError):
             return 422, {"status": 422, "title": "Input is invalid", "type": _TYPE, "errors": {"items": "required"}}, {}
+        if not isinstance(items, list) or len(items) > 2000:
+            return 422, {"status": 422, "title": "Input is invalid", "type": _TYPE,
+                         "errors": {"items": "at most 2000 items"}}, {}
         changes = []
         for item in items:
             ids = [k for k in ("variant_id", "product_id", "sku") if k in item]

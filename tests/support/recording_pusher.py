@@ -14,6 +14,7 @@ from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushResu
 @dataclass
 class RecordingPusher:
     kind: str = "shopify"
+    batch_limit: int = 1  # > 1: the pipeline hands it batches of that many lines (services/channel_push_batches.py)
     delay_seconds: float = 0.0  # widens the in-flight window in race tests
     pushes: list[tuple[str, str, int]] = field(default_factory=list)  # (channel, item key, quantity)
     fail_next: int = 0
@@ -49,6 +50,13 @@ class RecordingPusher:
                 for key in keys:
                     self._in_flight[key] -= 1
         return PushResult({"lines": len(lines)})
+
+    def values_by_item(self) -> dict[str, list[int]]:
+        with self._lock:
+            out: dict[str, list[int]] = {}
+            for _, key, quantity in self.pushes:
+                out.setdefault(key, []).append(quantity)
+            return out
 
     def values(self, channel: str | None = None) -> list[int]:
         with self._lock:

@@ -9,6 +9,11 @@ inventoryLevel { quantities } }`, as the public docs give them.
   applying again, with other variables `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`. Unknown item / location give
   `INVALID_INVENTORY_ITEM` / `INVALID_LOCATION` user errors. The answer carries `inventoryAdjustmentGroup` with
   `changes { name delta quantityAfterChange }`.
+- Batches: up to 250 quantities per mutation (Shopify's input array limit; more is a top-level
+  `MAX_INPUT_SIZE_EXCEEDED` error). The mutation is validated whole: every bad quantity gets its own user error with
+  its index in `field` (`["input", "quantities", "3", "inventoryItemId"]`) and then nothing is applied. A mutation
+  costs 10 points whatever the number of quantities (a mutation field costs 10; its payload's lists are not
+  connections), so 250 SKUs in one mutation cost what one SKU costs.
 - Cost-based throttle: a leaky bucket (maximumAvailable 2000, restoreRate 100/s by default) charged the request's
   cost; every answer has `extensions.cost` with `throttleStatus`; an empty bucket answers 200 with
   `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
@@ -41,6 +46,7 @@ REASONS = {"correction", "cycle_count_available", "damaged", "movement_created",
            "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
            "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock", "shrinkage"}
 MUTATION_COST, QUERY_COST = 10, 2
+MAX_INPUT = 250
 _ITEM = re.compile(r"^gid://shopify/InventoryItem/(\d+)$")
 _LOCATION = re.compile(r"^gid://shopify/Location/(\d+)$")
 _ORDER = re.compile(r"^gid://shopify/Order/(\d+)$")
@@ -155,6 +161,12 @@ class ShopifyAdminApi:
                     return 503, {"errors": "Service Unavailable"}, {}
                 self.available = 0.0
                 self._last = self.monotonic()
+            quantities = ((variables.get("input") or {}).get("quantities") or []) if isinstance(variables, dict) else []
+            if isinstance(quantities, list) and len(quantities) > MAX_INPUT:
+                return 200, {"errors": [{
+                    "message": f"The input array size of {len(quantities)} is greater than the maximum allowed of "
+                               f"{MAX_INPUT}.", "path": ["inventorySetQuantities", "input", "quantities"],
+                    "extensions": {"code": "MAX_INPUT_SIZE_EXCEEDED"}}]}, {}
             cost = MUTATION_COST if query.lstrip().startswith("mutation") else QUERY_COST
             self._refill()
             if self.available < cost:
@@ -211,30 +223,16 @@ class ShopifyAdminApi:
                                 ["input", "name"])
         if payload.get("reason") not in REASONS:
             return _user_errors("INVALID_REASON", "The specified reason is invalid.", ["input", "reason"])
-        changes, keys = [], []
+        changes, keys, errors = [], [], []
         for index, quantity in enumerate(payload.get("quantities") or []):
-            field = ["input", "quantities", str(index)]
-            if "changeFromQuantity" not in quantity:
-                return _user_errors("CHANGE_FROM_QUANTITY_REQUIRED",
-                                    "changeFromQuantity must be given (null opts out of the check).", field)
-            item, location = _ITEM.match(str(quantity.get("inventoryItemId"))), _LOCATION.match(
-                str(quantity.get("locationId")))
-            if item is None or not any(k[0] == item.group(1) for k in self.levels):
-                return _user_errors("INVALID_INVENTORY_ITEM", "The specified inventory item could not be found.",
-                                    [*field, "inventoryItemId"])
-            if location is None or (item.group(1), location.group(1)) not in self.levels:
-                return _user_errors("INVALID_LOCATION", "The specified location could not be found.",
-                                    [*field, "locationId"])
-            value = quantity.get("quantity")
-            if not isinstance(value, int) or value < 0:
-                return _user_errors("INVALID_QUANTITY_NEGATIVE", "The quantity can't be negative.",
-                                    [*field, "quantity"])
-            key = (item.group(1), location.group(1))
-            expected = quantity["changeFromQuantity"]
-            if expected is not None and expected != self.levels[key]:
-                return _user_errors("CHANGE_FROM_QUANTITY_STALE",
-                                    "The changeFromQuantity value does not match persisted value.", field)
-            keys.append((key, value))
+            problem = self._check(index, quantity)
+            if problem is not None:
+                errors.append(problem)
+                continue
+            item, location = _ITEM.match(quantity["inventoryItemId"]), _LOCATION.match(quantity["locationId"])
+            keys.append(((item.group(1), location.group(1)), quantity["quantity"]))  # type: ignore[union-attr]
+        if errors:  # validated whole: one bad quantity and nothing is applied
+            return {"inventorySetQuantities": {"inventoryAdjustmentGroup": None, "userErrors": errors}}
         for key, value in keys:
             changes.append({"name": payload["name"], "delta": value - self.levels[key], "quantityAfterChange": None})
             self.levels[key] = value
@@ -277,6 +275,26 @@ class ShopifyAdminApi:
         if order is None:
             return {"order": None}
         return {"order": {"id": f"gid://shopify/Order/{match.group(1)}", "cancelledAt": order["cancelledAt"]}}
+    def _check(self, index: int, quantity: dict[str, Any]) -> dict[str, Any] | None:
+        field = ["input", "quantities", str(index)]
+        if "changeFromQuantity" not in quantity:
+            return _error("CHANGE_FROM_QUANTITY_REQUIRED",
+                          "changeFromQuantity must be given (null opts out of the check).", field)
+        item, location = _ITEM.match(str(quantity.get("inventoryItemId"))), _LOCATION.match(
+            str(quantity.get("locationId")))
+        if item is None or not any(k[0] == item.group(1) for k in self.levels):
+            return _error("INVALID_INVENTORY_ITEM", "The specified inventory item could not be found.",
+                          [*field, "inventoryItemId"])
+        if location is None or (item.group(1), location.group(1)) not in self.levels:
+            return _error("INVALID_LOCATION", "The specified location could not be found.", [*field, "locationId"])
+        value = quantity.get("quantity")
+        if not isinstance(value, int) or value < 0:
+            return _error("INVALID_QUANTITY_NEGATIVE", "The quantity can't be negative.", [*field, "quantity"])
+        expected = quantity["changeFromQuantity"]
+        if expected is not None and expected != self.levels[(item.group(1), location.group(1))]:
+            return _error("CHANGE_FROM_QUANTITY_STALE", "The changeFromQuantity value does not match persisted value.",
+                          field)
+        return None
 
     def _read_level(self, variables: dict[str, Any]) -> dict[str, Any]:
         item, location = _ITEM.match(str(variables.get("item"))), _LOCATION.match(str(variables.get("location")))
@@ -289,6 +307,10 @@ class ShopifyAdminApi:
         return {"inventoryItem": node}
 
 
+def _error(code: str, message: str, field: list[str]) -> dict[str, Any]:
+    return {"code": code, "field": field or None, "message": message}
+
+
 def _user_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
     return {"inventorySetQuantities": {"inventoryAdjustmentGroup": None,
                                        "userErrors": [{"code": code, "field": field or None, "message": message}]}}
@@ -297,3 +319,4 @@ def _user_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
 def _cancel_errors(code: str, message: str, field: list[str]) -> dict[str, Any]:
     return {"data": {"orderCancel": {"job": None,
                                      "orderCancelUserErrors": [{"code": code, "field": field, "message": message}]}}}
+    return {"inventorySetQuantities": {"inventoryAdjustmentGroup": None, "userErrors": [_error(code, message, field)]}}

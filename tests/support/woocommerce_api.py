@@ -8,6 +8,12 @@
 - `GET|PUT /wp-json/wc/v3/orders/{id}` (orders added with `add_order`): PUT takes `status`, one of the core order
   statuses (else 400 `rest_invalid_param`), and answers the whole order; an unknown id is 404
   `woocommerce_rest_shop_order_invalid_id` "Invalid ID.". Accepted order PUTs are kept in `order_puts`.
+- `POST /products/batch` and `/products/{id}/variations/batch` `{"update": [{"id", ...}]}` (WooCommerce's
+  batch_items): at most 100 items (`woocommerce_rest_batch_items_limit`; more is 413
+  `woocommerce_rest_request_entity_too_large`), each updated like a PUT; the answer is `{"update": [...]}` in the
+  request's order, the product, or `{"id", "error": {"code", "message", "data": {"status"}}}` for an item that
+  failed (unknown id: `woocommerce_rest_product_invalid_id` / `..._product_variation_invalid_id`, status 400), the
+  others applied. `fail_item(id)` makes one item fail with status 500 once (a store-side write error).
 - `too_many_next(n, retry_after)` answers 429 with Retry-After; `fail_next(n)` 503.
 """
 
@@ -25,6 +31,8 @@ from tests.support.http_fake import LoopbackServer
 _PATH = re.compile(r"^/wp-json/wc/v3/products/(?P<id>\d+)(?:/variations/(?P<vid>\d+))?$")
 _ORDER = re.compile(r"^/wp-json/wc/v3/orders/(?P<id>\d+)$")
 ORDER_STATUSES = {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
+_BATCH = re.compile(r"^/wp-json/wc/v3/products(?:/(?P<parent>\d+)/variations)?/batch$")
+BATCH_LIMIT = 100
 
 
 class WooCommerceApi:
@@ -34,6 +42,8 @@ class WooCommerceApi:
         self.puts: list[tuple[str, dict[str, Any]]] = []
         self.orders: dict[str, dict[str, Any]] = {}  # "123" -> the REST order resource
         self.order_puts: list[tuple[str, dict[str, Any]]] = []
+        self.batches: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every batch request that was applied
+        self._failing_items: set[int] = set()
         self._forced: list[tuple[int, float]] = []
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._answer)
@@ -67,6 +77,9 @@ class WooCommerceApi:
     def fail_next(self, n: int = 1) -> None:
         self._forced.extend([(503, 0.0)] * n)
 
+    def fail_item(self, product_id: int) -> None:
+        self._failing_items.add(product_id)
+
     def _answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                 raw: bytes) -> tuple[int, Any, dict[str, str]]:
         if headers.get("authorization") != "Basic " + base64.b64encode(f"{self.key}:{self.secret}".encode()).decode():
@@ -81,6 +94,9 @@ class WooCommerceApi:
                 return 503, _error("service_unavailable", "Service Unavailable", 503), {}
             if _ORDER.match(path):
                 return self._order(method, _ORDER.match(path)["id"], raw)
+            batch = _BATCH.match(path)
+            if batch is not None and method == "POST":
+                return self._batch(path, batch["parent"], raw)
             match = _PATH.match(path)
             key = None if match is None else (f"{match['id']}/{match['vid']}" if match["vid"] else match["id"])
             if key is None or key not in self.products:
@@ -95,17 +111,40 @@ class WooCommerceApi:
                 body = json.loads(raw)
             except ValueError:
                 return 400, _error("rest_invalid_json", "Invalid JSON body passed.", 400), {}
-            quantity = body.get("stock_quantity")
-            if "stock_quantity" in body and (not isinstance(quantity, int) or isinstance(quantity, bool)):
-                return 400, _error("rest_invalid_param", "Invalid parameter(s): stock_quantity", 400), {}
-            if "manage_stock" in body:
-                product["manage_stock"] = bool(body["manage_stock"])
-            if "stock_quantity" in body and product["manage_stock"]:
-                product["stock_quantity"] = quantity
-                product["stock_status"] = _status(quantity)
-            product["date_modified_gmt"] = _now()
+            problem = _update(product, body)
+            if problem is not None:
+                return 400, problem, {}
             self.puts.append((key, body))
             return 200, product, {}
+
+    def _batch(self, path: str, parent: str | None, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, _error("rest_invalid_json", "Invalid JSON body passed.", 400), {}
+        items = [i for i in (body.get("update") or []) if isinstance(i, dict)]
+        if sum(len(body.get(k) or []) for k in ("create", "update", "delete")) > BATCH_LIMIT:
+            return 413, _error("woocommerce_rest_request_entity_too_large",
+                               f"Unable to accept more than {BATCH_LIMIT} items for this request.", 413), {}
+        kind = "product_variation" if parent else "product"
+        answers: list[dict[str, Any]] = []
+        for item in items:
+            item_id = item.get("id")
+            key = f"{parent}/{item_id}" if parent else str(item_id)
+            if key not in self.products or (not parent and self.products[key]["type"] == "variation"):
+                answers.append({"id": item_id, "error": _error(f"woocommerce_rest_{kind}_invalid_id", "Invalid ID.",
+                                                               400)})
+                continue
+            if item_id in self._failing_items:
+                self._failing_items.discard(item_id)
+                answers.append({"id": item_id, "error": _error("woocommerce_rest_cannot_edit",
+                                                               "Could not save the product.", 500)})
+                continue
+            fields = {k: v for k, v in item.items() if k != "id"}
+            problem = _update(self.products[key], fields)
+            answers.append({"id": item_id, "error": problem} if problem else dict(self.products[key]))
+        self.batches.append((path, body))
+        return 200, {"update": answers}, {}
 
 
     def _order(self, method: str, order_id: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -127,6 +166,20 @@ class WooCommerceApi:
         order["date_modified_gmt"] = _now()
         self.order_puts.append((order_id, body))
         return 200, order, {}
+
+
+def _update(product: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply a product update; the error body when a field is invalid (nothing applied then)."""
+    quantity = body.get("stock_quantity")
+    if "stock_quantity" in body and (not isinstance(quantity, int) or isinstance(quantity, bool)):
+        return _error("rest_invalid_param", "Invalid parameter(s): stock_quantity", 400)
+    if "manage_stock" in body:
+        product["manage_stock"] = bool(body["manage_stock"])
+    if "stock_quantity" in body and product["manage_stock"]:
+        product["stock_quantity"] = quantity
+        product["stock_status"] = _status(quantity)
+    product["date_modified_gmt"] = _now()
+    return None
 
 
 def _status(stock: int | None) -> str:

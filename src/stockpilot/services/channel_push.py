@@ -16,6 +16,11 @@ decision-log entry, and if changes arrived while the push was in flight, enqueue
 `channel_push_window_seconds` after this one. So a burst of orders for one SKU yields one push per window carrying
 the newest value, and at most one push per (channel, SKU) is ever pending: two pushes cannot overtake each other.
 A dead push (the outbox gave up) releases the row; the next change queues a new one.
+
+Batches (services/channel_push_batches.py): for a platform whose pusher takes many lines per request
+(`batch_limit` > 1), the row does not get an outbox push of its own; it joins the channel's open batch, one outbox
+row carrying up to `batch_limit` SKUs, sealed when it is first handled. Everything above holds per row: a row is in
+at most one unfinished batch, its values are read at send time, and a follow-up joins a later batch.
 """
 
 from __future__ import annotations
@@ -24,12 +29,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from stockpilot.adapters.channels.push import ChannelAccount, ChannelPusher, PushLine, PushRejected, PushResult
+from stockpilot.adapters.channels.push import (
+    ChannelAccount,
+    ChannelPusher,
+    PushLine,
+    PushRejected,
+    PushResult,
+    batch_limit,
+)
 from stockpilot.adapters.db import amazon_store, channel_store
+from stockpilot.adapters.db import channel_push_batch_store as batch_store
 from stockpilot.adapters.db import channel_push_store as store
-from stockpilot.adapters.db.tables import skus
 from stockpilot.domain.channel_stock import available_to_sell
 from stockpilot.runtime import decisions, outbox
 from stockpilot.runtime.consumers import Consumer, Event
@@ -65,8 +77,15 @@ def read_account(conn: Connection, channel: Mapping[str, Any]) -> ChannelAccount
 
 class ChannelPushes:
     def __init__(self, ctx: Context, pushers: Mapping[str, ChannelPusher]) -> None:
+        from stockpilot.services.channel_push_batches import PushBatches  # it builds on this module
+
         self.ctx = ctx
         self.pushers = dict(pushers)
+        self.batches = PushBatches(self)
+
+    def batch_limit(self, kind: str) -> int:
+        pusher = self.pushers.get(kind)
+        return batch_limit(pusher) if pusher is not None else 1
 
     # ---- decide (consumer) ------------------------------------------------------------------------------------
     def consumer(self) -> Consumer:
@@ -76,7 +95,8 @@ class ChannelPushes:
         if not self.pushers or not available_moved(event):
             return
         for target in store.push_targets(conn, event.sku, event.location, self.pushers):
-            self.request(conn, {"id": target.channel_id, "name": target.channel}, target.sku_id, event.sku)
+            self.request(conn, {"id": target.channel_id, "name": target.channel, "kind": target.kind}, target.sku_id,
+                         event.sku)
 
     def request(self, conn: Connection, channel: Mapping[str, Any], sku_id: int, sku: str) -> int | None:
         """Count a change for (channel, SKU) and queue a push unless one is queued. Returns the outbox id, if any."""
@@ -88,13 +108,29 @@ class ChannelPushes:
         # The first change after a quiet spell goes at once; within the window of the last push it waits for the
         # window's end, so a burst is one push per window, each with the newest value read at sending time.
         window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
-        due = max(now, last_pushed_at + window) if last_pushed_at is not None else now
+        not_before = last_pushed_at + window if last_pushed_at is not None else None
+        if self.batch_limit(channel["kind"]) > 1:
+            return self.batches.join(conn, channel, sku_id, not_before, now)
+        due = max(now, not_before) if not_before is not None else now
         return self._enqueue(conn, channel["id"], channel["name"], sku_id, sku, generation, now, available_at=due)
 
+    def queue_next(self, conn: Connection, channel_id: int, channel: str, sku_id: int, sku: str, generation: int,
+                   now: datetime, *, not_before: datetime | None = None) -> None:
+        """Changes arrived while a push of the row was out (the row stays queued): one more, a window later
+        (not_before: from when the window counts, default now)."""
+        window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
+        row = channel_store.channel_by_id(conn, channel_id)
+        if self.batch_limit(row["kind"]) > 1:
+            self.batches.join(conn, row, sku_id, not_before or now + window, now)
+            return
+        queued = self._enqueue(conn, channel_id, channel, sku_id, sku, generation, now, available_at=now + window)
+        if queued is None:  # that generation's key exists already: never leave the row queued with no push
+            store.give_up(conn, channel_id, sku_id, now)
+
     def _enqueue(self, conn: Connection, channel_id: int, channel: str, sku_id: int, sku: str, generation: int,
-                 now: datetime, *, available_at: datetime | None = None) -> int | None:
+                 now: datetime, *, available_at: datetime | None = None, key: str | None = None) -> int | None:
         payload = {"channel_id": channel_id, "channel": channel, "sku_id": sku_id, "sku": sku}
-        return outbox.enqueue(conn, TOPIC, payload, push_key(channel, sku, generation), now,
+        return outbox.enqueue(conn, TOPIC, payload, key or push_key(channel, sku, generation), now,
                               self.ctx.settings.channel_push_max_attempts, available_at=available_at)
 
     # ---- what a push would set --------------------------------------------------------------------------------
@@ -105,37 +141,57 @@ class ChannelPushes:
             return self._plan(conn, channel_id, sku_id, force=force)
 
     def _plan(self, conn: Connection, channel_id: int, sku_id: int, *, force: bool) -> dict[str, Any]:
-        generation = store.generation(conn, channel_id, sku_id)  # read first: the values below are at least as new
+        return self.plans(conn, channel_id, [sku_id], force=force)[sku_id]
+
+    def plans(self, conn: Connection, channel_id: int, sku_ids: list[int], *,
+              force: bool = False) -> dict[int, dict[str, Any]]:
+        """`_plan` for many SKUs of one channel, each fact read once for all of them (a batch of 250 is a handful of
+        queries, not a thousand)."""
+        generations = batch_store.generations(conn, channel_id, sku_ids)  # first: the values below are as new
         channel = channel_store.channel_by_id(conn, channel_id)
-        sku = conn.execute(select(skus.c.sku).where(skus.c.id == sku_id)).scalar_one()
-        plan: dict[str, Any] = {"generation": generation, "channel": channel, "sku": sku, "lines": [], "skipped": [],
-                                "unmapped": [], "account": read_account(conn, channel)}
+        names = batch_store.sku_names(conn, sku_ids)
+        account = read_account(conn, channel)
+        plans: dict[int, dict[str, Any]] = {
+            sku_id: {"generation": generations.get(sku_id, 0), "channel": channel, "sku": names[sku_id],
+                     "lines": [], "skipped": [], "unmapped": [], "account": account}
+            for sku_id in sku_ids}
         pusher = self.pushers.get(channel["kind"])
         if pusher is None or not channel["active"]:
-            plan["skipped"].append("channel inactive or no pusher for its kind")
-            return plan
-        item_ids = store.listing_ids(conn, channel["name"], sku_id)
+            for plan in plans.values():
+                plan["skipped"].append("channel inactive or no pusher for its kind")
+            return plans
+        item_ids = batch_store.listing_ids(conn, channel["name"], sku_ids)
+        candidates: list[tuple[int, PushLine, dict[str, Any]]] = []
         for group in store.location_groups(conn, channel):
-            available = store.available_at(conn, sku_id, group.location_codes)
-            quantity = available_to_sell(available, channel["buffer"], channel["buffer_percent"])
-            line = PushLine(sku=sku, quantity=quantity, item_ids=item_ids, location_id=group.external_id)
-            try:
-                key = pusher.item_key(line)
-            except PushRejected as exc:  # a mapping is missing: said in the decision log, not guessed
-                plan["unmapped"].append(str(exc))
+            available = batch_store.available_at(conn, sku_ids, group.location_codes)
+            for sku_id in sku_ids:
+                quantity = available_to_sell(available[sku_id], channel["buffer"], channel["buffer_percent"])
+                line = PushLine(sku=names[sku_id], quantity=quantity, item_ids=item_ids[sku_id],
+                                location_id=group.external_id)
+                try:
+                    key = pusher.item_key(line)
+                except PushRejected as exc:  # a mapping is missing: said in the decision log, not guessed
+                    plans[sku_id]["unmapped"].append(str(exc))
+                    continue
+                candidates.append((sku_id, line, {"item_key": key, "quantity": quantity, "previous": None,
+                                                  "available": available[sku_id],
+                                                  "locations": list(group.location_codes),
+                                                  "location_id": group.external_id}))
+        confirmed = batch_store.confirmed_values(conn, channel_id, {e["item_key"] for _, _, e in candidates})
+        for sku_id, line, entry in candidates:
+            previous = confirmed.get(entry["item_key"])
+            entry["previous"] = previous
+            if previous == entry["quantity"] and not force:
+                plans[sku_id]["skipped"].append(f"{entry['item_key']}: unchanged at {entry['quantity']}")
                 continue
-            previous = store.confirmed_value(conn, channel_id, key)
-            entry = {"item_key": key, "quantity": quantity, "previous": previous, "available": available,
-                     "locations": list(group.location_codes), "location_id": group.external_id}
-            if previous == quantity and not force:
-                plan["skipped"].append(f"{key}: unchanged at {quantity}")
-                continue
-            plan["lines"].append((PushLine(sku=sku, quantity=quantity, item_ids=item_ids,
-                                           location_id=group.external_id, previous=previous), entry))
-        return plan
+            plans[sku_id]["lines"].append((PushLine(sku=line.sku, quantity=line.quantity, item_ids=line.item_ids,
+                                                    location_id=line.location_id, previous=previous), entry))
+        return plans
 
     # ---- send (outbox handler) ----------------------------------------------------------------------------------
     def deliver(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        if "batch_id" in payload:
+            return self.batches.deliver(payload, idempotency_key)
         channel_id, sku_id = int(payload["channel_id"]), int(payload["sku_id"])
         plan = self.plan(channel_id, sku_id)
         result: dict[str, Any] = {"channel_id": channel_id, "sku_id": sku_id, "sku": plan["sku"],
@@ -153,16 +209,32 @@ class ChannelPushes:
         self.ctx.db.write(intent)
         pusher = self.pushers[plan["channel"]["kind"]]
         pushed: PushResult = pusher.push(plan["account"], [line for line, _ in plan["lines"]], idempotency_key)
+        if pushed.rejected:  # alone, a refused item is this row's outcome: dead at once, with the reason
+            raise PushRejected("; ".join(f"{k}: {v}" for k, v in pushed.rejected.items()))
+        if pushed.failed:
+            raise RuntimeError("; ".join(f"{k}: {v}" for k, v in pushed.failed.items()))
         result["notes"] = dict(pushed.notes)
         return result
 
     # ---- finish (outcome hook) ----------------------------------------------------------------------------------
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None:
+        if "batch_id" in payload:
+            self.batches.delivered(conn, payload, idempotency_key, now, result)
+            return
         channel_id, sku_id = int(payload["channel_id"]), int(payload["sku_id"])
         if not isinstance(result, dict):  # recorded without the handler's result: assume changes are still unsent
             result = {"generation": 0, "lines": []}
         lines = result.get("lines") or []
+        self.record_outcome(conn, payload, idempotency_key, result, lines, now)
+        follow_up = store.finish_push(conn, channel_id, sku_id, int(result["generation"]), bool(lines), now)
+        if follow_up is not None:  # changes arrived while this push was out: one more, after the window
+            self.queue_next(conn, channel_id, str(payload["channel"]), sku_id, str(payload["sku"]), follow_up, now)
+
+    def record_outcome(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, result: dict[str, Any],
+                       lines: list[dict[str, Any]], now: datetime) -> None:
+        """The acknowledged values of a row's lines, and the decision-log entries saying what was set / not mapped."""
+        channel_id = int(payload["channel_id"])
         for entry in lines:
             store.confirm_push(conn, channel_id, entry["item_key"], int(entry["quantity"]), now)
         if lines:
@@ -181,16 +253,12 @@ class ChannelPushes:
             decisions.record(conn, str(payload["sku"]), DECISION,
                              {"channel": payload["channel"], "outbox_key": idempotency_key}, [], None,
                              f"not pushed to {payload['channel']}: " + "; ".join(result["unmapped"]), now)
-        follow_up = store.finish_push(conn, channel_id, sku_id, int(result["generation"]), bool(lines), now)
-        if follow_up is not None:  # changes arrived while this push was out: one more, after the window
-            window = timedelta(seconds=self.ctx.settings.channel_push_window_seconds)
-            queued = self._enqueue(conn, channel_id, str(payload["channel"]), sku_id, str(payload["sku"]), follow_up,
-                                   now, available_at=now + window)
-            if queued is None:  # that generation's key exists already: never leave the row queued with no push
-                store.give_up(conn, channel_id, sku_id, now)
 
     def dead(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, error: str,
              now: datetime) -> None:
+        if "batch_id" in payload:
+            self.batches.dead(conn, payload, idempotency_key, error, now)
+            return
         store.give_up(conn, int(payload["channel_id"]), int(payload["sku_id"]), now)
         decisions.record(conn, str(payload["sku"]), DECISION,
                          {"channel": payload["channel"], "outbox_key": idempotency_key, "error": error}, [], None,

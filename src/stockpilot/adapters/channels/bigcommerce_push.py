@@ -8,6 +8,10 @@
   `data[].identity` and `locations[].available_to_sell`.
 - 429 waits `X-Rate-Limit-Time-Reset-Ms` (the window's reset, in milliseconds); 401/403/404/422 are permanent.
 
+Batches: up to 2,000 items per adjustment (BigCommerce's payload limit). The adjustment is validated whole: a 422
+for several items is split in halves and each half sent again, so a bad item is found in about 2 log2(n) requests
+and only it is rejected; the others are set.
+
 Echo key: `variant:{id}@{location}` or `product:{id}@{location}`.
 """
 
@@ -23,6 +27,7 @@ from stockpilot.adapters.channels.http_push import check, seconds_header
 from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, required_id
 
 DEFAULT_LOCATION = "1"
+MAX_ITEMS = 2000  # "Limit of 2000 items for payload length"
 
 
 def _reset_wait(response: httpx.Response) -> float:
@@ -31,6 +36,7 @@ def _reset_wait(response: httpx.Response) -> float:
 
 class BigCommercePusher:
     kind = "bigcommerce"
+    batch_limit = MAX_ITEMS
 
     def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
@@ -40,6 +46,15 @@ class BigCommercePusher:
         return f"{role}:{value}@{line.location_id or DEFAULT_LOCATION}"
 
     def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult:
+        transactions: list[Any] = []
+        rejected: dict[str, str] = {}
+        for start in range(0, len(lines), MAX_ITEMS):
+            self._adjust(account, list(lines[start:start + MAX_ITEMS]), idempotency_key, transactions, rejected)
+        notes: dict[str, Any] = {"transaction_id": transactions[0] if len(transactions) == 1 else transactions}
+        return PushResult(notes, rejected=rejected)
+
+    def _adjust(self, account: ChannelAccount, lines: list[PushLine], idempotency_key: str,
+                transactions: list[Any], rejected: dict[str, str]) -> None:
         items: list[dict[str, Any]] = []
         for line in lines:
             role, value = self._item(line)
@@ -49,8 +64,16 @@ class BigCommercePusher:
                                    json={"reason": f"Stockpilot available-to-sell ({idempotency_key})",
                                          "items": items},
                                    headers=self._headers(account))
+        if response.status_code == 422 and len(lines) > 1:  # one item spoils the whole adjustment: find it
+            half = len(lines) // 2
+            self._adjust(account, lines[:half], idempotency_key, transactions, rejected)
+            self._adjust(account, lines[half:], idempotency_key, transactions, rejected)
+            return
+        if response.status_code == 422:
+            rejected[self.item_key(lines[0])] = f"BigCommerce answered 422: {response.text[:300]}"
+            return
         check(response, "BigCommerce", _reset_wait)
-        return PushResult({"transaction_id": response.json().get("transaction_id")})
+        transactions.append(response.json().get("transaction_id"))
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         counts: dict[str, int | None] = {}

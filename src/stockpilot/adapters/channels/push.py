@@ -21,6 +21,12 @@ Outcomes:
 
 `read_counts(account, lines)` (optional, `ChannelCounter`) reads the platform's current counts for
 `stockpilot reconcile`.
+
+Batches: a pusher with `batch_limit` > 1 (Shopify 250 quantities per `inventorySetQuantities`, WooCommerce 100
+updates per `/batch`, BigCommerce 2,000 items per absolute adjustment) is handed up to that many lines of many SKUs
+in one call. One bad item must not sink the others: the pusher reports it in `PushResult.rejected` (permanent for
+that item: unknown id, refused value) or `PushResult.failed` (that item may succeed later), keyed by `item_key`, and
+every other line counts as set. Whole-request outcomes (throttled, refused token, 5xx) still raise as above.
 """
 
 from __future__ import annotations
@@ -64,9 +70,12 @@ class PushLine:
 
 @dataclass(frozen=True, slots=True)
 class PushResult:
-    """Success. `notes` is JSON-able detail kept in the decision log (e.g. the platform's adjustment group id)."""
+    """Success. `notes` is JSON-able detail kept in the decision log (e.g. the platform's adjustment group id).
+    rejected / failed: item_key -> the platform's reason, for lines of a batch that were NOT set (see above)."""
 
     notes: Mapping[str, Any] = field(default_factory=dict)
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
 
 
 class PushThrottled(Exception):
@@ -101,6 +110,11 @@ class ChannelCounter(Protocol):
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         """The platform's current count per `item_key(line)` (None: the platform does not track that item)."""
         ...
+
+
+def batch_limit(pusher: object) -> int:
+    """How many lines one push call may carry (1: the pusher takes one SKU's lines at a time)."""
+    return max(int(getattr(pusher, "batch_limit", 1) or 1), 1)
 
 
 def required_id(line: PushLine, *roles: str) -> str:

@@ -10,6 +10,10 @@
   other parameters, and a retried outbox row re-reads the newest values.
 - User errors about the item, location or quantity are permanent (PushRejected); a concurrent request or a stale
   compare value is retried with backoff.
+- Batches: up to 250 quantities per mutation (Shopify's input array limit), for the cost of one mutation. The
+  mutation is applied whole or not at all; user errors that name a quantity by index (`field: ["input",
+  "quantities", "3", ...]`) set that line aside (reported rejected, or failed for a transient code) and the rest is
+  sent again at once.
 
 Channel ids: the listing with role `inventory_item` (numeric id or GID), the channel location's external id (numeric
 or GID). Echo key: `inventory_item:{item}@{location}` with numeric ids, as the inbound parser builds it.
@@ -45,12 +49,14 @@ query StockpilotAvailable($item: ID!, $location: ID!) {
   }
 }
 """.strip()
+MAX_QUANTITIES = 250  # Shopify: "input arguments that accept an array have a maximum size of 250"
 _RETRYABLE_USER_ERRORS = {"IDEMPOTENCY_CONCURRENT_REQUEST", "CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"}
 _KEY_NAMESPACE = uuid.UUID("6f1f5a0e-3c55-4c1e-9a57-5f0c2b7d9e11")
 
 
 class ShopifyPusher:
     kind = "shopify"
+    batch_limit = MAX_QUANTITIES  # one mutation sets up to 250 quantities, for the cost of one (10 points)
 
     def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
         self.admin = ShopifyAdmin(timeout, client=client)
@@ -63,33 +69,63 @@ class ShopifyPusher:
         return f"inventory_item:{item}@{numeric_id(line.location_id)}"
 
     def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult:
-        quantities = [
-            {"inventoryItemId": gid("InventoryItem", required_id(line, "inventory_item")),
-             "locationId": gid("Location", self._location(line)), "quantity": line.quantity,
-             "changeFromQuantity": None}
-            for line in lines
-        ]
-        reference = "gid://stockpilot/ChannelPush/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", idempotency_key)
-        variables = {
-            "input": {"name": "available", "reason": "correction", "referenceDocumentUri": reference,
-                      "quantities": quantities},
-            # One key per (outbox row, values): a retry with the same values is deduplicated by Shopify, a retry
-            # that re-read newer values is a new request.
-            "idempotencyKey": str(uuid.uuid5(_KEY_NAMESPACE, idempotency_key + json.dumps(quantities,
-                                                                                       sort_keys=True))),
-        }
-        data = self._graphql(account, SET_QUANTITIES, variables)
-        outcome = data.get("inventorySetQuantities") or {}
-        errors = outcome.get("userErrors") or []
-        if errors:
-            codes = {str(e.get("code")) for e in errors}
-            detail = user_error_text(errors)
-            if codes <= _RETRYABLE_USER_ERRORS:
-                raise RuntimeError(f"Shopify refused for now: {detail}")
-            raise PushRejected(f"Shopify refused the quantities: {detail}")
-        group = outcome.get("inventoryAdjustmentGroup") or {}
-        return PushResult({"adjustment_group": {"createdAt": group.get("createdAt"),
-                                                "changes": group.get("changes") or []}})
+        groups: list[dict[str, Any]] = []
+        rejected: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        for start in range(0, len(lines), MAX_QUANTITIES):  # an input array holds at most 250 items
+            self._push_chunk(account, list(lines[start:start + MAX_QUANTITIES]), idempotency_key, groups,
+                             rejected, failed)
+        return PushResult({"adjustment_groups": groups}, rejected=rejected, failed=failed)
+
+    def _push_chunk(self, account: ChannelAccount, lines: list[PushLine], idempotency_key: str,
+                    groups: list[dict[str, Any]], rejected: dict[str, str], failed: dict[str, str]) -> None:
+        """One mutation for the lines. Shopify applies a mutation whole or not at all: when user errors name
+        quantities by index (`["input", "quantities", "3", ...]`), those lines are set aside (rejected, or failed
+        when the code is transient) and the others are sent again, as a new request with its own key."""
+        pending = lines
+        while pending:
+            quantities = [
+                {"inventoryItemId": gid("InventoryItem", required_id(line, "inventory_item")),
+                 "locationId": gid("Location", self._location(line)), "quantity": line.quantity,
+                 "changeFromQuantity": None}
+                for line in pending
+            ]
+            reference = "gid://stockpilot/ChannelPush/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", idempotency_key)
+            variables = {
+                "input": {"name": "available", "reason": "correction", "referenceDocumentUri": reference,
+                          "quantities": quantities},
+                # One key per (outbox row, values): a retry with the same values is deduplicated by Shopify, a
+                # retry that re-read newer values (or left a bad item out) is a new request.
+                "idempotencyKey": str(uuid.uuid5(_KEY_NAMESPACE, idempotency_key + json.dumps(quantities,
+                                                                                           sort_keys=True))),
+            }
+            data = self._graphql(account, SET_QUANTITIES, variables)
+            outcome = data.get("inventorySetQuantities") or {}
+            errors = outcome.get("userErrors") or []
+            if not errors:
+                group = outcome.get("inventoryAdjustmentGroup") or {}
+                groups.append({"createdAt": group.get("createdAt"), "changes": len(group.get("changes") or [])})
+                return
+            by_index: dict[int, list[dict[str, Any]]] = {}
+            general: list[dict[str, Any]] = []
+            for error in errors:
+                index = _quantity_index(error.get("field"))
+                if index is None or index >= len(pending):
+                    general.append(error)
+                else:
+                    by_index.setdefault(index, []).append(error)
+            if general:  # about the request itself (reason, idempotency...): nothing of it can be kept apart
+                detail = user_error_text(general)
+                if {str(e.get("code")) for e in general} <= _RETRYABLE_USER_ERRORS:
+                    raise RuntimeError(f"Shopify refused for now: {detail}")
+                raise PushRejected(f"Shopify refused the quantities: {detail}")
+            for index, item_errors in by_index.items():
+                key, detail = self.item_key(pending[index]), user_error_text(item_errors)
+                if {str(e.get("code")) for e in item_errors} <= _RETRYABLE_USER_ERRORS:
+                    failed[key] = f"Shopify refused for now: {detail}"
+                else:
+                    rejected[key] = f"Shopify refused the quantity: {detail}"
+            pending = [line for index, line in enumerate(pending) if index not in by_index]
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         counts: dict[str, int | None] = {}
@@ -110,3 +146,13 @@ class ShopifyPusher:
 
     def _graphql(self, account: ChannelAccount, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         return self.admin.graphql(account, query, variables)
+
+
+def _quantity_index(field: Any) -> int | None:
+    """["input", "quantities", "3", "inventoryItemId"] -> 3; None for an error not about one quantity."""
+    if isinstance(field, list) and len(field) >= 3 and field[:2] == ["input", "quantities"]:
+        try:
+            return int(field[2])
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -9,6 +9,12 @@
 - 429 waits Retry-After (hosts and security plugins rate-limit the REST API); 401/403/404 and 400 (e.g.
   `woocommerce_rest_product_invalid_id`) are permanent.
 
+Batches (more than one line): `POST .../products/batch` for simple products and `POST .../products/{parent}/
+variations/batch` per parent, `{"update": [{"id", "manage_stock": true, "stock_quantity"}]}`, at most 100 items a
+request (WooCommerce's `woocommerce_rest_batch_items_limit`; more is 413). The answer lists each item, the product
+or `{"id", "error": {"code", "message", "data": {"status"}}}`: a 4xx error rejects that line only, anything else
+leaves it failed (tried again on its own).
+
 Echo key: `product:{id}` or `variation:{id}` (WooCommerce's product.updated webhooks name the product or variation).
 """
 
@@ -22,9 +28,12 @@ import httpx
 from stockpilot.adapters.channels.http_push import check, seconds_header
 from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, required_id
 
+MAX_BATCH = 100  # WooCommerce's default woocommerce_rest_batch_items_limit
+
 
 class WooCommercePusher:
     kind = "woocommerce"
+    batch_limit = MAX_BATCH
 
     def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
@@ -36,8 +45,10 @@ class WooCommercePusher:
         return f"product:{required_id(line, 'product', 'variation')}"
 
     def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult:
+        if len(lines) > 1:
+            return self._push_batches(account, lines)
         notes: dict[str, Any] = {}
-        for line in lines:  # one SKU per push: one line (WooCommerce has no locations)
+        for line in lines:  # one SKU alone: one line (WooCommerce has no locations)
             body = {"manage_stock": True, "stock_quantity": line.quantity}
             response = self.client.put(self._url(account, line), json=body, auth=self._auth(account),
                                        headers={"Accept": "application/json"})
@@ -48,6 +59,40 @@ class WooCommercePusher:
                                    f"not {line.quantity}")
             notes[self.item_key(line)] = {"stock_status": answer.get("stock_status")}
         return PushResult(notes)
+
+    def _push_batches(self, account: ChannelAccount, lines: Sequence[PushLine]) -> PushResult:
+        by_url: dict[str, list[PushLine]] = {}
+        for line in lines:
+            by_url.setdefault(self._batch_url(account, line), []).append(line)
+        notes: dict[str, Any] = {}
+        rejected: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        for url, group in by_url.items():
+            for start in range(0, len(group), MAX_BATCH):
+                chunk = group[start:start + MAX_BATCH]
+                body = {"update": [{"id": int(self._own_id(line)), "manage_stock": True,
+                                    "stock_quantity": line.quantity} for line in chunk]}
+                response = self.client.post(url, json=body, auth=self._auth(account),
+                                            headers={"Accept": "application/json"})
+                check(response, "WooCommerce", lambda r: seconds_header(r, "Retry-After"))
+                answers = {str(a.get("id")): a for a in (response.json().get("update") or [])
+                           if isinstance(a, dict)}
+                for line in chunk:
+                    key, answer = self.item_key(line), answers.get(self._own_id(line))
+                    if answer is None:
+                        failed[key] = "WooCommerce's batch answer did not list the item"
+                    elif "error" in answer:
+                        error = answer["error"] or {}
+                        status = (error.get("data") or {}).get("status")
+                        detail = f"WooCommerce: {error.get('code')}: {error.get('message')} (status {status})"
+                        permanent = isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
+                        (rejected if permanent else failed)[key] = detail
+                    elif answer.get("stock_quantity") != line.quantity:
+                        failed[key] = f"WooCommerce kept stock_quantity {answer.get('stock_quantity')!r}, " \
+                                      f"not {line.quantity}"
+                    else:
+                        notes[key] = {"stock_status": answer.get("stock_status")}
+        return PushResult(notes, rejected=rejected, failed=failed)
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         counts: dict[str, int | None] = {}
@@ -65,6 +110,24 @@ class WooCommercePusher:
         if line.item_ids.get("variation"):
             return f"{base}/products/{required_id(line, 'product')}/variations/{line.item_ids['variation']}"
         return f"{base}/products/{required_id(line, 'product', 'variation')}"
+
+    @classmethod
+    def _batch_url(cls, account: ChannelAccount, line: PushLine) -> str:
+        base = cls._base(account)
+        if line.item_ids.get("variation"):
+            return f"{base}/products/{required_id(line, 'product')}/variations/batch"
+        return f"{base}/products/batch"
+
+    @staticmethod
+    def _own_id(line: PushLine) -> str:
+        return line.item_ids.get("variation") or required_id(line, "product", "variation")
+
+    @staticmethod
+    def _base(account: ChannelAccount) -> str:
+        base = (account.api_url or f"{account.site_url or ''}/wp-json/wc/v3").rstrip("/")
+        if not base.startswith("http"):
+            raise PushRejected(f"channel {account.name}: no --site-url or --api-url to reach WooCommerce")
+        return base
 
     @staticmethod
     def _auth(account: ChannelAccount) -> tuple[str, str]:

@@ -168,17 +168,18 @@ def generation(conn: Connection, channel_id: int, sku_id: int) -> int:
 
 
 def finish_push(conn: Connection, channel_id: int, sku_id: int, read_generation: int, sent: bool,
-                now: datetime) -> int | None:
+                now: datetime, *, pushed_at: datetime | None = None) -> int | None:
     """A push that read `read_generation` is done. Returns the generation to push next (changes arrived while it
     was in flight: the row stays queued), or None (nothing newer: no longer queued). One statement, so it is
-    atomic with respect to `note_change` on the same row."""
+    atomic with respect to `note_change` on the same row. pushed_at: when it went out (default now; a batch
+    gives its seal time, which the next batch's window is measured from)."""
     values: dict[str, Any] = {
         "pushed_generation": read_generation,
         "queued": _st.c.generation > read_generation,
         "updated_at": now,
     }
     if sent:
-        values.update(pushes=_st.c.pushes + 1, last_pushed_at=now)
+        values.update(pushes=_st.c.pushes + 1, last_pushed_at=pushed_at or now)
     row = conn.execute(
         update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id).values(**values)
         .returning(_st.c.generation, _st.c.queued)

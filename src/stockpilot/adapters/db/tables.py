@@ -788,4 +788,24 @@ channel_push_state = Table(
     Column("pushes", Integer, nullable=False),  # pushes that reached the channel (a burst's coalescing shows here)
     Column("last_pushed_at", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("batch_id", BigInteger),  # 0015: the channel_push_batches row a queued push rides in (NULL: its own row)
+    Index("ix_channel_push_state_batch_id", "batch_id"),
+)
+
+# 0015: one platform request's worth of (channel, SKU) pushes. Open (sealed_at NULL) while rows join it, up to
+# `limit` (the platform's per-request maximum); sealed when its outbox row is first handled, so the rows it carries
+# are fixed from then on; finished when that row is delivered or dead. Finished batches are pruned after an hour.
+channel_push_batches = Table(
+    "channel_push_batches",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("limit", Integer, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sealed_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("lines", Integer),  # lines it sent, set when finished (a batch that sent nothing starts no window)
+    Index("ix_channel_push_batches_channel_id_sealed_at", "channel_id", "sealed_at"),
 )
