@@ -81,7 +81,7 @@ def test_400_skus_changing_at_once_are_two_shopify_mutations_and_four_woocommerc
 
     # A receipt-sized change: 400 counts in ONE transaction (the consumer reads its events 100 at a time).
     import_counts(app, tmp_path, {s: 20 + i for i, s in enumerate(skus)}, "receipt")
-    rt.settle()  # the consumer has seen every change; the batches wait out their gather delay
+    rt.settle(rounds=1000)  # until the consumer (25 ms a pass) has seen every change; the batches wait to gather
     assert len(mutations(shopify)) == 2
     rt.advance(seconds=1)
     new = mutations(shopify)[2:]
