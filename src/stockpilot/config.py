@@ -80,7 +80,7 @@ class Settings:
     waitlist_quiet_hours: str = ""  # e.g. "21:00-08:00" in the contact's time zone: notices wait for its end
     waitlist_default_timezone: str = "UTC"  # for contacts who gave none
     waitlist_form_frame_ancestors: str = "*"  # who may embed /waitlist/form (CSP frame-ancestors): your shop
-    waitlist_sms_url: str | None = None  # twilio://AccountSID:AuthToken@FromPhone: texts to phone contacts
+    waitlist_sms_url: str | None = None  # twilio://AccountSID:AuthToken@FromPhone: texts (waitlist, backorders)
     # Waitlist signup abuse limits, per process (entrypoints/api/signup_limits.py); a burst of 0 turns one off
     waitlist_ip_burst: int = 10  # signups one client address may make through the form at once ...
     waitlist_ip_per_hour: float = 20.0  # ... refilled at this rate

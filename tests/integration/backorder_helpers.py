@@ -27,8 +27,9 @@ def make(db_url, clock, smtp):
     apps = []
 
     def factory(**overrides):
+        values = {"public_url": "https://shop.example", **overrides}
         settings = Settings(database_url=db_url, db_pool_size=20, smtp_url=smtp.url, mail_from="shop@shop.example",
-                            public_url="https://shop.example", oversell_window_seconds=0, **overrides)
+                            oversell_window_seconds=0, **values)
         app = build(settings, clock=clock, migrate=False)
         apps.append(app)
         return app, Runtime.build(app)

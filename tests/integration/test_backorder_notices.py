@@ -68,7 +68,7 @@ def test_an_eta_moving_beyond_the_margin_sends_an_update_and_within_it_nothing(m
         assert [m["Subject"] for m in notices] == ["Your order SO-1 is on backorder",
                                                    "New expected date for your order SO-1"]
         assert f"expected to ship by {new_eta} (we said {start + timedelta(days=2)} before)" in text(notices[1])
-        assert quiet_or_told.choice == {"notice": "eta_changed", "eta": new_eta.isoformat()}
+        assert quiet_or_told.choice == {"notice": "eta_changed", "eta": new_eta.isoformat(), "by": "email"}
     else:  # 2 days -> 4 days: within the margin
         assert len(notices) == 1
         assert quiet_or_told.choice is None and "within 2 day(s): not sent" in quiet_or_told.reason

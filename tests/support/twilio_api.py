@@ -4,6 +4,8 @@ What it checks, as Twilio does: HTTP basic auth `AccountSid:AuthToken` (401, err
 account in the path matches the credentials (403, 20004-like), a form-encoded body with `To`, `From` and `Body`
 (400, 21604 / 21603 / 21602). A good request is 201 with the Message resource JSON (status `queued`).
 `throttle(times)` answers 429 with error 20429 ("Too Many Requests") that many times first.
+`num_segments` is counted as carriers do: GSM-7 (basic set 1 septet, extension set 2; 160 alone, 153 per part of a
+concatenated message), otherwise UCS-2 (70 alone, 67 per part); each accepted message records its `Segments`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class TwilioApi:
         self.auth_token = auth_token
         self.messages: list[dict[str, str]] = []  # accepted: {"To", "From", "Body"}
         self.refused: list[int] = []  # status codes answered to refused requests
+        self.segments: list[int] = []  # num_segments of each accepted message
         self._throttle = 0
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -101,13 +104,15 @@ class TwilioApi:
         sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True).replace("GMT", "+0000")
         message = {"To": form["To"], "From": form["From"], "Body": form["Body"]}
+        segments = sms_segments(form["Body"])
         self.messages.append(message)
+        self.segments.append(segments)
         self._arrived.notify_all()
         return 201, {
             "account_sid": self.account_sid, "api_version": "2010-04-01", "body": form["Body"],
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": form["From"], "messaging_service_sid": None,
-            "num_media": "0", "num_segments": str(max(1, -(-len(form["Body"]) // 160))), "price": None,
+            "num_media": "0", "num_segments": str(segments), "price": None,
             "price_unit": "USD", "sid": sid, "status": "queued", "to": form["To"],
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
@@ -117,3 +122,17 @@ class TwilioApi:
 def _error(code: int, message: str, status: int) -> dict[str, Any]:
     return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
             "status": status}
+
+
+GSM7_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+              "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENSION = "^{}\\[~]|€\f"
+
+
+def sms_segments(body: str) -> int:
+    """How many SMS segments `body` takes (GSM 03.38 when every character has a septet, else UCS-2)."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body):
+        septets = sum(2 if c in GSM7_EXTENSION else 1 for c in body)
+        return 1 if septets <= 160 else -(-septets // 153)
+    units = len(body.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)

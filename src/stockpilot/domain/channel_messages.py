@@ -35,6 +35,7 @@ class PlaceOrder:
     updated_at: datetime | None = None
     at_channel_location: bool = False  # the channel ships it from its own stock (Amazon FBA): take it there
     customer_email: str | None = None  # for backorder notices (adapters/channels/contact.py)
+    customer_phone: str | None = None  # E.164, for backorder notices by SMS when there is no email
 
 
 @dataclass(frozen=True, slots=True)

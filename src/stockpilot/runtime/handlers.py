@@ -26,6 +26,8 @@ from stockpilot.adapters.notify.customer_email import TOPIC as WAITLIST_TOPIC
 from stockpilot.adapters.notify.customer_email import CustomerEmail
 from stockpilot.adapters.notify.notice_email import TOPIC as BACKORDER_TOPIC
 from stockpilot.adapters.notify.notice_email import NoticeEmail
+from stockpilot.adapters.notify.notice_sms import TOPIC as BACKORDER_SMS_TOPIC
+from stockpilot.adapters.notify.notice_sms import NoticeSms
 from stockpilot.adapters.notify.sms import TOPIC as WAITLIST_SMS_TOPIC
 from stockpilot.adapters.notify.sms import CustomerSms, NoSmsChannel
 from stockpilot.adapters.notify.staff_email import TOPIC as ALERT_TOPIC
@@ -99,7 +101,7 @@ def automations(sp: Stockpilot) -> Automations:
     dead_alerts = {topic: sp.alerts.dead_delivery_hook(topic)
                    for topic in (WEBHOOK_TOPIC, WAITLIST_TOPIC, PLAN_TOPIC, BACKORDER_TOPIC,
                                  CHANNEL_CANCEL_TOPIC, WAITLIST_CONFIRM_TOPIC, WAITLIST_SMS_TOPIC,
-                                 AMAZON_POLL_TOPIC, SUBSCRIPTIONS_TOPIC)}
+                                 AMAZON_POLL_TOPIC, SUBSCRIPTIONS_TOPIC, BACKORDER_SMS_TOPIC)}
     # A failed ad pause leaves the ad set spending: staff hear of it too (after the ads hook records its outcome).
     dead_alerts.update({topic: ChainedOutcome(hook, sp.alerts.dead_delivery_hook(topic))
                         for topic, hook in sp.ads.outcome_hooks().items()})
@@ -108,6 +110,9 @@ def automations(sp: Stockpilot) -> Automations:
     handlers[WAITLIST_SMS_TOPIC] = (CustomerSms(settings.waitlist_sms_url, sp.waitlist.still_subscribed,
                                                 twilio_api_url=settings.twilio_api_url)
                                     if settings.waitlist_sms_url else NoSmsChannel())
+    # Backorder notices to a customer with a phone and no email: the same Twilio account and path
+    handlers[BACKORDER_SMS_TOPIC] = (NoticeSms(settings.waitlist_sms_url, twilio_api_url=settings.twilio_api_url)
+                                     if settings.waitlist_sms_url else NoSmsChannel())
     return Automations(
         outbox_handlers=handlers,
         timer_handlers={**sp.purchasing.timer_handlers(), **sp.waitlist.timer_handlers(),

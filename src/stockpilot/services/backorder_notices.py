@@ -4,8 +4,10 @@ signed cancel link.
 The `backorder_notices` consumer reads StockChanged events (a pure filter keeps only the few that matter):
 - `commit` leaving the SKU's total available below zero: the order named by the event's reference may be short.
   Its short lines are computed from state (units go to the oldest open orders first, as receipts release them);
-  if any, and the order has a customer email, one `backorder_notices` row is claimed and one `backorder.email`
-  outbox row written (key `backorder:<order>:1`), so a replayed event, or a second short line, sends nothing more.
+  if any, and the order has a customer email or phone, one `backorder_notices` row is claimed and one outbox row
+  written (key `backorder:<order>:1`), so a replayed event, or a second short line, sends nothing more. The notice
+  and the later ones go by email when there is an address, else as a text (`backorder.sms`, one SMS segment where
+  the reference allows, with a short-MAC cancel link); orders carry no channel preference to choose otherwise.
 - `incoming` / `receive` (a PO sent, re-routed, cancelled, received): every order still waiting for that SKU has
   its ETA recomputed; an email goes out only when it moved by more than `backorder_eta_margin_days` from the date
   the customer was last told (`worth_an_update`), keyed by the notice count.
@@ -37,6 +39,7 @@ from stockpilot.adapters.db import channel_store
 from stockpilot.adapters.notify.alert_templates import render
 from stockpilot.adapters.notify.cancel_link import CancelTokenInvalid, sign_cancel, verify_cancel
 from stockpilot.adapters.notify.notice_email import TOPIC
+from stockpilot.adapters.notify.notice_sms import TOPIC as SMS_TOPIC
 from stockpilot.domain.backorders import eta_for_units, order_eta, worth_an_update
 from stockpilot.domain.errors import Conflict, ValidationFailed
 from stockpilot.domain.purchasing import SUPPLY_REDATED
@@ -97,20 +100,24 @@ class BackorderNotices:
         if not short:
             return
         now = self.ctx.clock.now()
-        email = store.contact_email(conn, order["id"])
+        contact = store.contact(conn, order["id"]) or {"email": None, "phone": None}
         eta = self._eta(conn, order["id"], short, now.date())
         inputs = {"trigger": trigger, "short": [{"sku": s["sku"], "units": s["units"]} for s in short],
                   "eta": _iso(eta)}
-        if email is None:
+        if contact["email"] is None and contact["phone"] is None:
             decisions.record(conn, order["reference"], "backorder_notice", inputs, [], None,
-                             "backordered, but the order has no customer email: nobody told", now)
+                             "backordered, but the order has no customer email or phone: nobody told", now)
             return
-        if not store.claim_notice(conn, order["id"], email, eta, now):
+        # An address wins; the phone is kept only when the notices are texts.
+        email, phone = contact["email"], None if contact["email"] else contact["phone"]
+        if not store.claim_notice(conn, order["id"], email, phone, eta, now):
             return  # already told (a replayed event, another short line of the same order)
-        self._email(conn, "backorder_placed", order, email, short, eta, None, f"backorder:{order['id']}:1", now)
+        notice = {"email": email, "phone": phone}
+        self._tell(conn, "backorder_placed", order, notice, short, eta, None, f"backorder:{order['id']}:1", now)
         decisions.record(conn, order["reference"], "backorder_notice", inputs, ["tell the customer"],
-                         {"notice": "backordered", "eta": _iso(eta)},
-                         f"{_items(short)} short: customer told, expected {_iso(eta) or 'date unknown'}", now)
+                         {"notice": "backordered", "eta": _iso(eta), "by": _by(notice)},
+                         f"{_items(short)} short: customer told by {_by(notice)}, expected "
+                         f"{_iso(eta) or 'date unknown'}", now)
 
     def _redate(self, conn: Connection, order_id: int, trigger: str) -> None:
         notice = store.notice(conn, order_id, lock=True)
@@ -133,10 +140,9 @@ class BackorderNotices:
             return
         count = notice["notices"] + 1
         store.update_notice(conn, order_id, now, eta=eta, notices=count)
-        self._email(conn, "backorder_eta", order, notice["email"], short, eta, told,
-                    f"backorder:{order_id}:{count}", now)
+        self._tell(conn, "backorder_eta", order, notice, short, eta, told, f"backorder:{order_id}:{count}", now)
         decisions.record(conn, order["reference"], "backorder_notice", inputs, ["tell", "stay quiet"],
-                         {"notice": "eta_changed", "eta": _iso(eta)},
+                         {"notice": "eta_changed", "eta": _iso(eta), "by": _by(notice)},
                          f"expected date moved {_iso(told)} -> {_iso(eta)}, more than {margin} day(s): customer "
                          "told", now)
 
@@ -146,10 +152,10 @@ class BackorderNotices:
             return
         now = self.ctx.clock.now()
         store.update_notice(conn, order["id"], now, status="shipped", notices=notice["notices"] + 1)
-        self._email(conn, "backorder_shipped", order, notice["email"], [], None, None,
-                    f"backorder:{order['id']}:shipped", now)
+        self._tell(conn, "backorder_shipped", order, notice, [], None, None, f"backorder:{order['id']}:shipped", now)
         decisions.record(conn, order["reference"], "backorder_notice", {"status": "fulfilled"}, [],
-                         {"notice": "shipped"}, "the backordered order shipped: customer told", now)
+                         {"notice": "shipped", "by": _by(notice)},
+                         f"the backordered order shipped: customer told by {_by(notice)}", now)
 
     def _eta(self, conn: Connection, order_id: int, short: list[dict[str, Any]], today: date) -> date | None:
         return order_eta(
@@ -158,16 +164,23 @@ class BackorderNotices:
                           store.shortest_lead_days(conn, line["sku_id"]))
             for line in short)
 
-    def _email(self, conn: Connection, template: str, order: dict[str, Any], email: str,
-               short: list[dict[str, Any]], eta: date | None, told: date | None, key: str, now: datetime) -> None:
+    def _tell(self, conn: Connection, template: str, order: dict[str, Any], notice: dict[str, Any],
+              short: list[dict[str, Any]], eta: date | None, told: date | None, key: str, now: datetime) -> None:
+        """One notice, by email when the notice row has an address, else as a text to its phone."""
+        values = {"reference": _display(order["reference"]), "eta": _iso(eta), "told": _iso(told)}
+        if notice["email"] is None:
+            text, _ = render(f"{template}_sms", {**values, "cancel_url": self.cancel_url(conn, order["id"], now,
+                                                                                         short=True)})
+            outbox.enqueue(conn, SMS_TOPIC, {"to": notice["phone"], "body": text, "order": values["reference"]},
+                           key, now)
+            return
         items = _items(short) if short else ", ".join(store.line_skus(conn, order["id"]))
-        subject, body = render(template, {"reference": _display(order["reference"]), "items": items,
-                                          "eta": _iso(eta), "told": _iso(told),
+        subject, body = render(template, {**values, "items": items,
                                           "cancel_url": self.cancel_url(conn, order["id"], now)})
-        outbox.enqueue(conn, TOPIC, {"to": email, "subject": subject, "body": body}, key, now)
+        outbox.enqueue(conn, TOPIC, {"to": notice["email"], "subject": subject, "body": body}, key, now)
 
-    def cancel_url(self, conn: Connection, order_id: int, now: datetime) -> str:
-        token = sign_cancel(order_id, app_secret(conn, "backorder", now))
+    def cancel_url(self, conn: Connection, order_id: int, now: datetime, *, short: bool = False) -> str:
+        token = sign_cancel(order_id, app_secret(conn, "backorder", now), short=short)
         return f"{self.ctx.settings.public_url.rstrip('/')}/backorders/cancel/{token}"
 
     # ---- the signed cancel link ----------------------------------------------------------------------------------
@@ -227,6 +240,10 @@ class BackorderNotices:
         if order is None:
             raise ValidationFailed("cancel link names no order")
         return order
+
+
+def _by(notice: dict[str, Any]) -> str:
+    return "email" if notice["email"] else "sms"
 
 
 def _items(short: list[dict[str, Any]]) -> str:

@@ -76,7 +76,8 @@ class ChannelOrders:
                  for line in command.lines]
         try:
             placed, _created = self.orders.place_in(conn, reference, lines, source=channel["name"],
-                                                    customer_email=command.customer_email, describe=False)
+                                                    customer_email=command.customer_email,
+                                                    customer_phone=command.customer_phone, describe=False)
         except IdempotencyConflict:  # placed meanwhile by a redelivery with other lines (an edited order)
             return {"order": reference, "placed": False}
         return {"order": reference, "placed": True, "order_id": placed["id"],

@@ -59,27 +59,32 @@ class OrderService:
         self.ctx = ctx
 
     def place(self, reference: str, lines: list[RequestedLine], source: str = "api", *,
-              customer_email: str | None = None) -> tuple[dict[str, Any], bool]:
+              customer_email: str | None = None, customer_phone: str | None = None) -> tuple[dict[str, Any], bool]:
         """Commit stock straight into an order (a sale that had no reservation). Replays return the order.
 
-        `customer_email` (from the channel payload or the API) is kept with the order for backorder notices."""
+        `customer_email` / `customer_phone` (E.164; from the channel payload or the API) are kept with the order
+        for backorder notices."""
         if not isinstance(reference, str) or not reference.strip():
             raise ValidationFailed("reference is required")
         merged = merge_lines(lines)
-        return self.ctx.db.write(lambda conn: self._place(conn, reference, merged, source, customer_email))
+        return self.ctx.db.write(lambda conn: self._place(conn, reference, merged, source, customer_email,
+                                                          customer_phone))
 
     def place_in(self, conn: Connection, reference: str, lines: list[RequestedLine], source: str = "api", *,
-                 customer_email: str | None = None, describe: bool = True) -> tuple[dict[str, Any], bool]:
+                 customer_email: str | None = None, customer_phone: str | None = None,
+                 describe: bool = True) -> tuple[dict[str, Any], bool]:
         """`place` inside the caller's write transaction (a channel delivery applied whole, with its watermark).
 
         describe=False: a new order comes back as {id, reference, lines: [{sku, location, quantity}]} from what
         was just placed, without reading it back (the channel processor's hot path)."""
         if not isinstance(reference, str) or not reference.strip():
             raise ValidationFailed("reference is required")
-        return self._place(conn, reference, merge_lines(lines), source, customer_email, describe=describe)
+        return self._place(conn, reference, merge_lines(lines), source, customer_email, customer_phone,
+                           describe=describe)
 
     def _place(self, conn: Connection, reference: str, merged: list[RequestedLine], source: str,
-               customer_email: str | None, *, describe: bool = True) -> tuple[dict[str, Any], bool]:
+               customer_email: str | None, customer_phone: str | None = None, *,
+               describe: bool = True) -> tuple[dict[str, Any], bool]:
         now = self.ctx.clock.now()
         order_id = store.claim_order_reference(conn, reference, source, None, now)
         if order_id is None:
@@ -102,8 +107,8 @@ class OrderService:
                              "quantity": placed.quantity})
                 brief.append({"sku": placed.sku.sku, "location": placed.location.code, "quantity": placed.quantity})
         store.insert_order_lines(conn, order_id, rows)
-        if customer_email:  # in this transaction: the notice consumer reading its events must find it
-            save_contact(conn, order_id, customer_email)
+        if customer_email or customer_phone:  # in this transaction: the notice consumer must find it
+            save_contact(conn, order_id, customer_email, customer_phone)
         if not describe:
             return {"id": order_id, "reference": reference, "lines": brief}, True
         return describe_order(conn, order_id), True

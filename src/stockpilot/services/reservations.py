@@ -141,10 +141,11 @@ class ReservationService:
         return described
 
     def commit(self, reservation_id: int, order_reference: str | None = None, *,
-               customer_email: str | None = None) -> tuple[dict[str, Any], bool]:
+               customer_email: str | None = None, customer_phone: str | None = None) -> tuple[dict[str, Any], bool]:
         """Turn the held units into an order. Idempotent: a second commit returns the same order.
 
-        `customer_email` is kept with the order for backorder notices (in the committing transaction)."""
+        `customer_email` / `customer_phone` (E.164) are kept with the order for backorder notices (in the
+        committing transaction)."""
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool] | None:
             now = self.ctx.clock.now()
@@ -156,8 +157,8 @@ class ReservationService:
                 conn, reservation_id, ReservationStatus.COMMITTED, now
             ):
                 committed = self._commit_lines(conn, header, order_reference, now)
-                if customer_email:
-                    save_contact(conn, committed["id"], customer_email)
+                if customer_email or customer_phone:
+                    save_contact(conn, committed["id"], customer_email, customer_phone)
                 return committed, True
             # Lost a race or a replay: whoever committed first made the order.
             header = self._header(conn, reservation_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from stockpilot.adapters.channels.contact import customer_email
+from stockpilot.adapters.channels.contact import customer_email, customer_phone
 from stockpilot.adapters.channels.payload import field, identifier, integer, optional_timestamp, text_or_none
 from stockpilot.domain.channel_messages import (
     CancelOrder,
@@ -89,7 +89,8 @@ def parse(scope: str, order: dict[str, Any], products: list[dict[str, Any]]) -> 
     lines = tuple(line for line in (_line(p) for p in products) if line)
     if not lines:
         return [NoEffect("the order has no stocked lines")]
-    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing_address.email"))
+    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing_address.email"),
+                       customer_phone=customer_phone(order, ("billing_address.phone", "billing_address.country_iso2")))
     return [place, FulfilOrder(order_id, updated_at)] if status in (SHIPPED, COMPLETED) else [place]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockpilot.adapters.channels.contact import customer_email
+from stockpilot.adapters.channels.contact import customer_email, customer_phone
 from stockpilot.adapters.channels.payload import (
     field,
     identifier,
@@ -69,13 +69,20 @@ def _line(item: dict[str, Any]) -> ChannelLine | None:
     return ChannelLine(quantity, sku, (str(variant),) if variant is not None else ())
 
 
+# Where an order carries the buyer's phone, with the country that reads a national number.
+_PHONES = (("phone", "billing_address.country_code"), ("customer.phone", "billing_address.country_code"),
+           ("shipping_address.phone", "shipping_address.country_code"),
+           ("billing_address.phone", "billing_address.country_code"))
+
+
 def _place(order: dict[str, Any]) -> PlaceOrder | NoEffect:
     order_id = identifier(order.get("id"), "id")
     lines = tuple(line for line in (_line(item) for item in object_list(order, "line_items")) if line)
     if not lines:
         return NoEffect("the order has no stocked lines")
     return PlaceOrder(order_id, lines, optional_timestamp(order.get("updated_at"), "updated_at"),
-                      customer_email=customer_email(order, "email", "contact_email", "customer.email"))
+                      customer_email=customer_email(order, "email", "contact_email", "customer.email"),
+                      customer_phone=customer_phone(order, *_PHONES))
 
 
 def _refund(refund: dict[str, Any]) -> ReturnStock | NoEffect:

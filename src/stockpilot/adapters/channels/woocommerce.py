@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockpilot.adapters.channels.contact import customer_email
+from stockpilot.adapters.channels.contact import customer_email, customer_phone
 from stockpilot.adapters.channels.payload import (
     field,
     identifier,
@@ -53,7 +53,9 @@ def parse(topic: str, order: dict[str, Any]) -> list[Command]:
     lines = tuple(line for line in (_line(item) for item in object_list(order, "line_items")) if line)
     if not lines:
         return [NoEffect("the order has no stocked lines")]
-    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing.email"))
+    place = PlaceOrder(order_id, lines, updated_at, customer_email=customer_email(order, "billing.email"),
+                       customer_phone=customer_phone(order, ("billing.phone", "billing.country"),
+                                                     ("shipping.phone", "shipping.country")))
     return [place, FulfilOrder(order_id, updated_at)] if status == "completed" else [place]
 
 

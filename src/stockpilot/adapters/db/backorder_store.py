@@ -25,14 +25,17 @@ OPEN_PO_STATUSES = ("sent", "acknowledged", "partially_received")  # committed t
 _outstanding = order_lines.c.quantity - order_lines.c.fulfilled - order_lines.c.cancelled
 
 
-def save_contact(conn: Connection, order_id: int, email: str) -> None:
-    conn.execute(insert_or_ignore(conn, order_contacts).values(order_id=order_id, email=email)
+def save_contact(conn: Connection, order_id: int, email: str | None, phone: str | None = None) -> None:
+    """Who placed the order (either may be None, not both: the table's check)."""
+    conn.execute(insert_or_ignore(conn, order_contacts).values(order_id=order_id, email=email, phone=phone)
                  .on_conflict_do_nothing())
 
 
-def contact_email(conn: Connection, order_id: int) -> str | None:
-    return conn.execute(select(order_contacts.c.email).where(order_contacts.c.order_id == order_id)
-                        ).scalar_one_or_none()
+def contact(conn: Connection, order_id: int) -> dict[str, str | None] | None:
+    """{"email", "phone"} of the order's customer, or None when the order came without either."""
+    row = conn.execute(select(order_contacts.c.email, order_contacts.c.phone)
+                       .where(order_contacts.c.order_id == order_id)).mappings().first()
+    return dict(row) if row else None
 
 
 def short_lines(conn: Connection, order_id: int) -> list[dict[str, Any]]:
@@ -99,11 +102,13 @@ def notice(conn: Connection, order_id: int, *, lock: bool = False) -> dict[str, 
     return dict(row) if row else None
 
 
-def claim_notice(conn: Connection, order_id: int, email: str, eta: date | None, now: datetime) -> bool:
-    """The first notice of a backordered order; False if one already exists (a replay, a second short line)."""
+def claim_notice(conn: Connection, order_id: int, email: str | None, phone: str | None, eta: date | None,
+                 now: datetime) -> bool:
+    """The first notice of a backordered order; False if one already exists (a replay, a second short line).
+    `email` and `phone`: where this and the later notices go (an email when there is one, else a text)."""
     stmt = (insert_or_ignore(conn, backorder_notices)
-            .values(order_id=order_id, email=email, status="backordered", eta=eta, notices=1, created_at=now,
-                    updated_at=now)
+            .values(order_id=order_id, email=email, phone=phone, status="backordered", eta=eta, notices=1,
+                    created_at=now, updated_at=now)
             .on_conflict_do_nothing().returning(backorder_notices.c.order_id))
     return conn.execute(stmt).scalar_one_or_none() is not None
 

@@ -695,20 +695,24 @@ sku_tags = Table(
     Column("tag", String(64), primary_key=True),
 )
 
-# Customer backorder notices. order_contacts: who placed an order (from the channel payload or the API).
-# backorder_notices: one row per backordered order: the ETA last told, how many notices went out (the outbox key's
-# counter), and whether it has shipped or was cancelled by the customer's signed link.
+# Customer backorder notices. order_contacts: who placed an order (from the channel payload or the API): an email,
+# an E.164 phone, or both (migration 0013). backorder_notices: one row per backordered order: where it was told
+# (email, else phone), the ETA last told, how many notices went out (the outbox key's counter), and whether it has
+# shipped or was cancelled by the customer's signed link.
 order_contacts = Table(
     "order_contacts",
     metadata,
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
-    Column("email", String(254), nullable=False),
+    Column("email", String(254)),
+    Column("phone", String(16)),
+    CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="email_or_phone"),
 )
 backorder_notices = Table(
     "backorder_notices",
     metadata,
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
-    Column("email", String(254), nullable=False),
+    Column("email", String(254)),
+    Column("phone", String(16)),
     Column("status", String(16), nullable=False),  # backordered -> shipped | cancelled
     Column("eta", Date),
     Column("notices", Integer, nullable=False),

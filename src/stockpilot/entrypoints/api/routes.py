@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from stockpilot.bootstrap import Stockpilot
 from stockpilot.domain.errors import InsufficientStock, StockpilotError
 from stockpilot.domain.reservations import RequestedLine
-from stockpilot.domain.waitlist import normalise_email
+from stockpilot.domain.waitlist import normalise_email, normalise_phone
 from stockpilot.entrypoints.api import schemas
 from stockpilot.entrypoints.api.auth import require_token
 from stockpilot.entrypoints.api.errors import error_body, error_status
@@ -168,8 +168,9 @@ def extend(reservation_id: int, request: Request, body: schemas.ExtendIn | None 
 @router.post("/reservations/{reservation_id}/commit")
 def commit(reservation_id: int, request: Request, body: schemas.CommitIn | None = None) -> JSONResponse:
     email = normalise_email(body.customer_email) if body and body.customer_email else None  # 422 if invalid
+    phone = normalise_phone(body.customer_phone) if body and body.customer_phone else None  # 422 if not E.164
     order, created = _app(request).reservations.commit(reservation_id, body.order_reference if body else None,
-                                                       customer_email=email)
+                                                       customer_email=email, customer_phone=phone)
     return _json(order, 201 if created else 200)
 
 
@@ -177,9 +178,10 @@ def commit(reservation_id: int, request: Request, body: schemas.CommitIn | None 
 @router.post("/orders", status_code=201)
 def place_order(body: schemas.OrderIn, request: Request) -> JSONResponse:
     email = normalise_email(body.customer_email) if body.customer_email else None  # 422 if not an address
+    phone = normalise_phone(body.customer_phone) if body.customer_phone else None  # 422 if not E.164
     try:
         order, created = _app(request).orders.place(body.reference, _lines(body.lines), body.source,
-                                                    customer_email=email)
+                                                    customer_email=email, customer_phone=phone)
     except InsufficientStock as refused:
         if not body.notify_me:
             raise

@@ -87,6 +87,7 @@ class ExtendIn(Strict):
 class CommitIn(Strict):
     order_reference: str | None = None
     customer_email: str | None = Field(default=None, max_length=254)  # for backorder notices
+    customer_phone: str | None = Field(default=None, max_length=32)  # E.164: backorder notices by SMS
 
 
 class OrderIn(Strict):
@@ -94,7 +95,8 @@ class OrderIn(Strict):
     lines: list[LineIn] = Field(min_length=1)
     source: str = "api"
     customer_email: str | None = Field(default=None, max_length=254)  # for backorder notices
-    # With notify_me, a refusal (409 insufficient_stock) enrols the customer in the SKU's waitlist (api/notify_me.py)
+    # E.164: backorder notices by SMS when there is no email; with notify_me, a refusal (409 insufficient_stock)
+    # enrols the customer in the SKU's waitlist (api/notify_me.py)
     customer_phone: str | None = Field(default=None, max_length=32)
     notify_me: bool = False
 
