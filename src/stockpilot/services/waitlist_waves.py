@@ -9,7 +9,10 @@ wave is a decision-log entry on the SKU.
 
 Per contact:
 - frequency cap: a contact already told `waitlist_cap_messages` times in the last `waitlist_cap_days` (over every
-  SKU) is stepped over and keeps its place for a later wave; the wave fills from the people behind it;
+  SKU) is stepped over and keeps its place for a later wave; the wave fills from the people behind it. The check
+  and the count are one step: each notice claims one of the contact's cap slots (adapters/db/waitlist_cap_store.py)
+  with a guarded statement, after the entry's own guarded waiting -> notified; a lost claim puts the entry back.
+  Waves of different SKUs racing for one contact (two workers) therefore cannot exceed the cap;
 - quiet hours (`waitlist_quiet_hours`, in the contact's IANA time zone, else `waitlist_default_timezone`): a
   notice due inside the window is not dropped but deferred: a `waitlist.deliver` timer queues it at the window's
   end (`deliver_at` on the entry), and the send still checks the contact has not unsubscribed meanwhile;
@@ -22,8 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
+from stockpilot.adapters.db import waitlist_cap_store as cap_store
 from stockpilot.adapters.db.tables import skus, stock_levels, waitlist
 from stockpilot.adapters.notify.customer_email import TOPIC as EMAIL_TOPIC
 from stockpilot.adapters.notify.sms import TOPIC as SMS_TOPIC
@@ -100,19 +104,16 @@ class WaveRelease:
             return
         wave = (conn.execute(select(func.max(waitlist.c.wave)).where(waitlist.c.sku_id == sku_id)).scalar_one()
                 or 0) + 1
-        chosen, capped = self._choose(conn, sku_id, size, now)
+        chosen, capped = self._choose(conn, sku_id, size, wave, now)
         deferred = 0
-        for entry in chosen:
-            until = quiet_until(now, self._zone(entry.timezone), self.quiet)
-            conn.execute(update(waitlist).where(waitlist.c.id == entry.id, waitlist.c.status == WAITING)
-                         .values(status=NOTIFIED, wave=wave, notified_at=now, deliver_at=until or now))
+        for entry, until in chosen:
             if until is None:
                 self._send(conn, entry, sku, wave, now)
             else:
                 deferred += 1
                 timers.schedule(conn, DELIVER_TIMER, f"waitlist-entry:{entry.id}", until,
                                 {"entry_id": entry.id, "sku": sku, "wave": wave}, now=now)
-        ids = [e.id for e in chosen]
+        ids = [e.id for e, _until in chosen]
         left = waiting - len(ids)
         if left:
             timers.schedule(conn, WAVE_TIMER, _key(sku), now + timedelta(minutes=settings.waitlist_wave_minutes),
@@ -123,43 +124,55 @@ class WaveRelease:
                          {"wave": wave, "notified": ids, "capped": [e.id for e in capped], "deferred": deferred},
                          f"{available} units available: notified {len(ids)} (oldest first){extra}, {left} wait", now)
 
-    def _choose(self, conn: Connection, sku_id: int, size: int, now: datetime) -> tuple[list[Any], list[Any]]:
-        """The oldest waiting entries whose contact is under the frequency cap, up to `size`; and those stepped over."""
-        settings = self.ctx.settings
-        chosen: list[Any] = []
+    def _choose(self, conn: Connection, sku_id: int, size: int, wave: int,
+                now: datetime) -> tuple[list[tuple[Any, datetime | None]], list[Any]]:
+        """Tell the oldest waiting entries whose contact is under the frequency cap, up to `size`: each marked
+        notified and its cap slot claimed in this transaction. Returns (entry, held until) pairs, and those
+        stepped over for the cap (they keep their place)."""
+        cap = self.ctx.settings.waitlist_cap_messages
+        since = now - timedelta(days=self.ctx.settings.waitlist_cap_days)
+        chosen: list[tuple[Any, datetime | None]] = []
         capped: list[Any] = []
-        offset = 0
+        after: Any = None  # keyset paging: entries are marked as we go, so an OFFSET would skip people
         while len(chosen) < size:
-            batch = conn.execute(
-                _contact_columns().where(waitlist.c.sku_id == sku_id, waitlist.c.status == WAITING)
-                .order_by(waitlist.c.created_at, waitlist.c.id)  # first come, first served
-                .offset(offset).limit(max(size - len(chosen), 1) if settings.waitlist_cap_messages <= 0 else _BATCH)
-            ).all()
+            query = _contact_columns().where(waitlist.c.sku_id == sku_id, waitlist.c.status == WAITING)
+            if after is not None:
+                query = query.where(or_(waitlist.c.created_at > after.created_at,
+                                        and_(waitlist.c.created_at == after.created_at, waitlist.c.id > after.id)))
+            batch = conn.execute(query.order_by(waitlist.c.created_at, waitlist.c.id)  # first come, first served
+                                 .limit(max(size - len(chosen), 1) if cap <= 0 else _BATCH)).all()
             if not batch:
                 break
-            offset += len(batch)
-            told = self._told_recently(conn, batch, now) if settings.waitlist_cap_messages > 0 else {}
+            after = batch[-1]
+            free = cap_store.free_slots(conn, [_contact(e) for e in batch], cap, since) if cap > 0 else {}
             for entry in batch:
-                if told.get(entry.email or entry.phone, 0) >= settings.waitlist_cap_messages > 0:
+                if cap > 0 and not free[_contact(entry)]:
                     capped.append(entry)
                     continue
-                chosen.append(entry)
+                until = quiet_until(now, self._zone(entry.timezone), self.quiet)
+                if not self._mark(conn, entry.id, wave, now, until):
+                    continue  # no longer waiting: another wave or an unsubscribe got there first
+                if cap > 0 and cap_store.claim(conn, _contact(entry), free[_contact(entry)], entry.id, since,
+                                               now) is None:
+                    # A wave of another SKU took the contact's last slot since we read it: not this time.
+                    self._unmark(conn, entry.id)
+                    capped.append(entry)
+                    continue
+                chosen.append((entry, until))
                 if len(chosen) == size:
                     break
         return chosen, capped
 
-    def _told_recently(self, conn: Connection, batch: list[Any], now: datetime) -> dict[str, int]:
-        """How many back-in-stock notices each contact of the batch got within the cap period, over every SKU."""
-        since = now - timedelta(days=self.ctx.settings.waitlist_cap_days)
-        counts: dict[str, int] = {}
-        for column in (waitlist.c.email, waitlist.c.phone):
-            values = sorted({getattr(e, column.name) for e in batch if getattr(e, column.name)})
-            if not values:
-                continue
-            rows = conn.execute(select(column, func.count()).where(column.in_(values), waitlist.c.notified_at > since)
-                                .group_by(column))
-            counts.update({r[0]: int(r[1]) for r in rows})
-        return counts
+    def _mark(self, conn: Connection, entry_id: int, wave: int, now: datetime, until: datetime | None) -> bool:
+        """waiting -> notified, guarded: a racing wave or an unsubscribe that got there first wins."""
+        return conn.execute(update(waitlist).where(waitlist.c.id == entry_id, waitlist.c.status == WAITING)
+                            .values(status=NOTIFIED, wave=wave, notified_at=now, deliver_at=until or now)
+                            ).rowcount == 1
+
+    def _unmark(self, conn: Connection, entry_id: int) -> None:
+        # We hold the row since _mark; a waiting entry has no wave or dates.
+        conn.execute(update(waitlist).where(waitlist.c.id == entry_id, waitlist.c.status == NOTIFIED)
+                     .values(status=WAITING, wave=None, notified_at=None, deliver_at=None))
 
     def _send(self, conn: Connection, entry: Any, sku: str, wave: int, now: datetime) -> None:
         secret = app_secret(conn, "waitlist", now)
@@ -182,12 +195,17 @@ def _notice(entry_id: int, email: str, sku: str, unsubscribe_url: str) -> dict[s
             "unsubscribe_url": unsubscribe_url}
 
 
+def _contact(entry: Any) -> str:
+    return str(entry.email or entry.phone)
+
+
 def _key(sku: str) -> str:
     return f"waitlist:{sku}"
 
 
 def _contact_columns() -> Any:
-    return select(waitlist.c.id, waitlist.c.email, waitlist.c.phone, waitlist.c.timezone, waitlist.c.status)
+    return select(waitlist.c.id, waitlist.c.email, waitlist.c.phone, waitlist.c.timezone, waitlist.c.status,
+                  waitlist.c.created_at)
 
 
 def _available(conn: Connection, sku_id: int) -> int:

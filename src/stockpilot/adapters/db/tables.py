@@ -578,6 +578,19 @@ waitlist = Table(
     Index("ix_waitlist_phone", "phone"),
 )
 
+# The per-contact frequency cap (0014): per contact (an email or an E.164 phone) slots 0..cap-1, each holding when
+# one of its recent back-in-stock notices was decided. A wave tells a contact only by claiming a slot whose notice
+# is older than the cap period: a guarded UPDATE (or the slot's first INSERT ... ON CONFLICT DO NOTHING), so two
+# waves of different SKUs racing for a contact's last slot cannot both win (services/waitlist_waves.py).
+waitlist_cap_slots = Table(
+    "waitlist_cap_slots",
+    metadata,
+    Column("contact", String(254), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("entry_id", BigInteger),  # the waitlist entry told then
+)
+
 # ---- Ads (0012): ad sets (Meta) / ad groups (Google) that advertise SKUs, and Stockpilot's pauses of them. ----
 # state: running | pausing | paused | resuming | left (domain/ads.py); pause_id: the pause episode in progress.
 ad_sets = Table(
