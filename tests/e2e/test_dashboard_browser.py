@@ -179,9 +179,19 @@ def test_ops_lead_signs_in_reviews_approves_and_receives(server, browser):
     page.goto(f"{base}/inventory?q=GADGET")
     assert page.locator('td[data-ats="shop"]').first.inner_text() == "0"  # 1 available, less a buffer of 1
 
+    # A customer waits for the lamp, and an ad set advertises the gadget (still sellable: it takes backorders).
+    _ok(api.post("/api/v1/waitlist", json={"sku": "LAMP-OAK", "email": "fan@example.com", "consent": True}))
+    _ok(api.post("/api/v1/ads/mappings", json={"platform": "meta", "ad_set_id": "120200000000001",
+                                               "skus": ["GADGET-1"]}))
+    page.get_by_role("link", name="Waitlists", exact=True).click()
+    assert page.locator('tr[data-waitlist="LAMP-OAK"] [data-col="waiting"]').inner_text() == "1"
+    page.get_by_role("link", name="Ads", exact=True).click()
+    assert page.locator('tr[data-ad-set="meta:120200000000001"] [data-col="state"]').inner_text() == "running"
+
     pages = [("/", "overview"), ("/inventory?sort=available&dir=asc", "inventory"), ("/inventory/GADGET-1", "sku"),
              ("/purchase-orders", "purchase-orders"), (f"/purchase-orders/{review['number']}", "po"),
-             ("/suppliers", "suppliers"), ("/suppliers/ACME", "supplier"), ("/automations", "automations")]
+             ("/suppliers", "suppliers"), ("/suppliers/ACME", "supplier"), ("/automations", "automations"),
+             ("/waitlists", "waitlists"), ("/ads", "ads")]
     unlabelled = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
         .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)"""
     for number, (path, name) in enumerate(pages, start=8):

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from stockpilot.entrypoints.web import (
     auth_pages,
     automation_pages,
+    notify_pages,
     pages,
     po_pages,
     policy_pages,
@@ -18,7 +19,7 @@ from stockpilot.entrypoints.web.render import HERE
 
 
 def install_dashboard(app: FastAPI) -> None:
-    for module in (auth_pages, pages, po_pages, policy_pages, supplier_pages, automation_pages):
+    for module in (auth_pages, pages, po_pages, policy_pages, supplier_pages, automation_pages, notify_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, on_sign_in_required)
