@@ -1,7 +1,7 @@
 """The dashboard in headless Chromium against a real `stockpilot serve`: sign in with a user name and password,
 watch an at-risk SKU appear live, edit and approve a PO from the review queue, open its PDF, receive it in part
-and see stock move, override a SKU's planning settings, see available-to-sell per channel; every page labelled,
-reachable by keyboard and screenshot on a laptop and a phone (390 x 844).
+and see stock move, override a SKU's planning settings, see available-to-sell per channel, a waitlist and an ad
+set; every page labelled, reachable by keyboard and screenshot on a laptop and a phone (390 x 844).
 
 Debian's chromium (/usr/bin/chromium) driven by Playwright through `executable_path`; .ci/run installs it, and a
 machine without it skips these tests and says why. Screenshots land in tests/artifacts/screenshots/.
