@@ -408,3 +408,44 @@ def test_postgres_claim_skips_rows_locked_by_another_transaction(db, clock):
     assert not blocked, "the claim waited for a locked row instead of skipping it"
     assert [c.idempotency_key for c in claimed] == ["k1", "k2"]
     assert row(db, "k0").leased_by is None
+
+
+def test_a_batch_handler_gets_consecutive_rows_of_its_topic_and_each_row_keeps_its_own_outcome(db, clock):
+    def work(conn):
+        for i in range(5):
+            ob.enqueue(conn, "b", {"i": i}, f"b{i}", clock.now(), max_attempts=2)
+        ob.enqueue(conn, "t", {"i": 9}, "t9", clock.now())
+        for i in range(5, 8):
+            ob.enqueue(conn, "b", {"i": i}, f"b{i}", clock.now(), max_attempts=2)
+
+    db.write(work)
+    calls: list[list[int]] = []
+
+    class Refused(Exception):
+        permanent = True
+
+    def batch(items):
+        calls.append([payload["i"] for payload, _key in items])
+        return [ZeroDivisionError("flaky") if p["i"] == 1 else Refused("no") if p["i"] == 2 else {"ok": p["i"]}
+                for p, _key in items]
+
+    single = []
+    report = Dispatcher(db, clock, {"t": lambda p, k: single.append(k)}, worker_id="w1", batch_handlers={"b": batch},
+                        batch_size=4).run_once()
+    assert calls == [[0, 1, 2, 3], [4], [5, 6, 7]]  # by id, never across another topic's row, at most batch_size
+    assert single == ["t9"]
+    assert (report.delivered, report.retried, report.dead) == (7, 1, 1)  # six of "b" and t9
+    assert row(db, "b1").status == "pending" and row(db, "b1").attempts == 1  # only that row is retried
+    assert row(db, "b2").status == "dead"
+    assert all(row(db, f"b{i}").status == "delivered" for i in (0, 3, 4, 5, 6, 7))
+
+
+def test_a_batch_handler_that_raises_fails_every_row_of_its_batch(db, clock):
+    enqueue_many(db, clock, 3, topic="b")
+
+    def batch(items):
+        raise ConnectionError("store API down")
+
+    report = Dispatcher(db, clock, {}, worker_id="w1", batch_handlers={"b": batch}).run_once()
+    assert report.retried == 3
+    assert {row(db, f"k{i}").last_error for i in range(3)} == {"ConnectionError: store API down"}

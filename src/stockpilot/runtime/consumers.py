@@ -144,7 +144,7 @@ class ConsumerRunner:
         worker_id: str,
         lease_seconds: float = 60.0,
         batch: int = 100,
-        walk_budget_seconds: float | None = 0.025,
+        walk_budget_seconds: float | None = None,
     ) -> None:
         names = [c.name for c in consumers]
         if len(set(names)) != len(names):

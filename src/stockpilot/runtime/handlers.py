@@ -7,7 +7,7 @@ the services). Later capabilities register theirs here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,15 +64,19 @@ class Automations:
     # Topics a worker delivers on a dispatcher thread of their own (see Worker): applying webhooks is database
     # work that a burst of orders waits on, and must not queue behind pushes, mails and supplier calls.
     lanes: tuple[frozenset[str], ...] = (frozenset({CHANNEL_WEBHOOK_TOPIC}),)
+    # Topics delivered several rows at a time (outbox.BatchHandler): a burst of webhooks is applied in a few
+    # transactions, not one each.
+    batch_handlers: dict[str, outbox.BatchHandler] = field(default_factory=dict)
 
     def worker_kwargs(self) -> dict[str, Any]:
         return {"outbox_handlers": self.outbox_handlers, "timer_handlers": self.timer_handlers,
                 "consumers": self.consumers, "outcomes": self.outcomes, "on_start": self.on_start,
-                "lanes": self.lanes}
+                "lanes": self.lanes, "batch_handlers": self.batch_handlers}
 
 
 def automations(sp: Stockpilot) -> Automations:
     settings = sp.ctx.settings
+    processor = WebhookProcessor(sp.ctx, sp.orders)
     mail = _NoSmtp() if not settings.smtp_url else None
     amazon_polling = AmazonPolling(sp.ctx)  # Amazon FBA inventory and orders, polled (services/amazon_polling.py)
     subscriptions = ChannelSubscriptions(sp.ctx)  # webhook subscription health (services/channel_subscriptions.py)
@@ -83,7 +87,7 @@ def automations(sp: Stockpilot) -> Automations:
         TOPIC_EDI: EdiDelivery(str(Path(settings.edi_dir))),
         ALERT_TOPIC: mail or StaffEmail(settings.smtp_url or "", settings.mail_from),
         PLAN_TOPIC: lambda payload, key: sp.plan.recompute().as_dict(),
-        CHANNEL_WEBHOOK_TOPIC: WebhookProcessor(sp.ctx, sp.orders),
+        CHANNEL_WEBHOOK_TOPIC: processor,
         WAITLIST_TOPIC: mail or CustomerEmail(settings.smtp_url or "", settings.mail_from,
                                               sp.waitlist.still_subscribed),
         # staff alerts (docs/notifications.md)
@@ -126,6 +130,7 @@ def automations(sp: Stockpilot) -> Automations:
                                                         sp.alerts.dead_delivery_hook(CHANNEL_WEBHOOK_TOPIC)),
                   CHANNEL_PUSH_TOPIC: ChainedOutcome(sp.channel_pushes,  # a push given up on also alerts staff
                                                      sp.alerts.dead_delivery_hook(CHANNEL_PUSH_TOPIC))},
+        batch_handlers={CHANNEL_WEBHOOK_TOPIC: processor.batch},
         on_start=[sp.purchasing.schedule_planning, amazon_polling.schedule_all,
                   subscriptions.schedule_sweep, sp.alerts.schedule_pruning],
     )

@@ -52,6 +52,15 @@ is dead at once. What it returns on success (e.g. a supplier's synchronous ackno
 the topic's OutcomeHook."""
 
 
+BatchHandler = Callable[[list[tuple[dict[str, Any], str]]], list[Any]]
+"""Delivers several rows of one topic: [(payload, idempotency_key)] -> one entry per row, in order: what a Handler
+would return for it, or the exception it would raise (a returned exception is that row's failure alone)."""
+
+
+class _NoHandler:
+    """Marks a claim whose topic nobody handles (dead at once)."""
+
+
 class OutcomeHook(Protocol):
     """Told of a topic's final outcomes inside the transaction that records them, so a business fact that follows
     from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it.
@@ -175,6 +184,8 @@ class Dispatcher:
         outcomes: Mapping[str, OutcomeHook] | None = None,
         topics: Collection[str] | None = None,
         exclude_topics: Collection[str] = (),
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+        batch_size: int = 32,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be at least 1")
@@ -188,6 +199,10 @@ class Dispatcher:
         # deliveries. The price: a crash before the flush redelivers at most this many rows, with their keys.
         self.flush_every = flush_every
         self.outcomes = dict(outcomes or {})
+        # Topics whose handler takes several rows at once (one transaction for many webhook deliveries); each row
+        # still gets its own outcome, recorded exactly as a single handler's would be.
+        self.batch_handlers = dict(batch_handlers or {})
+        self.batch_size = batch_size
         # A lane: this dispatcher claims only `topics` (None: all) less `exclude_topics`, so a worker can run
         # local work (applying webhooks) on its own thread, never queued behind a network call (a push, a mail).
         self.topics = None if topics is None else sorted(topics)
@@ -223,7 +238,7 @@ class Dispatcher:
         return terms + ([outbox.c.topic.not_in(self.exclude_topics)] if self.exclude_topics else [])
 
     def run_once(self, limit: int = 100, *, stop: Callable[[], bool] | None = None) -> DispatchReport:
-        """One pass: claim up to `limit` due rows and deliver them one by one.
+        """One pass: claim up to `limit` due rows and deliver them one by one (or a batch handler's topic in groups).
 
         If `stop()` turns true (graceful shutdown), or half the lease is spent, the rows not yet started are
         handed back at once rather than left leased until their lease runs out.
@@ -232,7 +247,9 @@ class Dispatcher:
         claims = self.claim(limit)
         report.claimed = len(claims)
         succeeded: list[_Claim] = []
-        for index, claim in enumerate(claims):
+        index = 0
+        while index < len(claims):
+            claim = claims[index]
             # Start a row only while at least half of the batch's lease remains: a slow batch must not deliver
             # rows whose lease has run out and that another worker may already have taken over.
             lease_spent = self.clock.now() >= claim.lease_until - self.lease / 2
@@ -240,26 +257,57 @@ class Dispatcher:
                 self._flush_successes(succeeded, report)
                 report.released = self._release(claims[index:])
                 break
-            handler = self.handlers.get(claim.topic)
-            if handler is None:
-                outcome = self._record_failure(claim, f"no handler for topic {claim.topic!r}", final=True)
-            else:
-                try:
-                    result = handler(claim.payload, claim.idempotency_key)
-                except Exception as exc:
-                    outcome = self._record_failure(claim, f"{type(exc).__name__}: {exc}",
-                                                   final=bool(getattr(exc, "permanent", False)),
-                                                   retry_after=getattr(exc, "retry_after_seconds", None))
+            group = self._group(claims, index)
+            index += len(group)
+            for member, result in zip(group, self._deliver(group), strict=True):
+                if isinstance(result, _NoHandler):
+                    outcome = self._record_failure(member, f"no handler for topic {member.topic!r}", final=True)
+                elif isinstance(result, Exception):
+                    outcome = self._record_failure(member, f"{type(result).__name__}: {result}",
+                                                   final=bool(getattr(result, "permanent", False)),
+                                                   retry_after=getattr(result, "retry_after_seconds", None))
                 else:
-                    if self._hooked_on_delivery(claim.topic):
-                        claim = replace(claim, result=result)
-                    succeeded.append(claim)
+                    if self._hooked_on_delivery(member.topic):
+                        member = replace(member, result=result)
+                    succeeded.append(member)
                     if len(succeeded) >= self.flush_every:
                         self._flush_successes(succeeded, report)
                     continue
-            setattr(report, outcome, getattr(report, outcome) + 1)
+                setattr(report, outcome, getattr(report, outcome) + 1)
         self._flush_successes(succeeded, report)
         return report
+
+    def _group(self, claims: list[_Claim], start: int) -> list[_Claim]:
+        """The claims delivered together from `start`: consecutive ones of a topic with a batch handler, up to
+        `batch_size`; otherwise just the one."""
+        topic = claims[start].topic
+        if topic not in self.batch_handlers:
+            return [claims[start]]
+        end = start + 1
+        while end < len(claims) and end - start < self.batch_size and claims[end].topic == topic:
+            end += 1
+        return claims[start:end]
+
+    def _deliver(self, group: list[_Claim]) -> list[Any]:
+        """Per claim, what its handler returned, the exception it raised, or _NoHandler."""
+        topic = group[0].topic
+        batch = self.batch_handlers.get(topic)
+        if batch is not None:
+            try:
+                results = list(batch([(c.payload, c.idempotency_key) for c in group]))
+            except Exception as exc:  # the batch failed whole: every row of it failed
+                return [exc] * len(group)
+            if len(results) != len(group):
+                return [RuntimeError(f"batch handler for {topic!r} gave {len(results)} outcomes for "
+                                     f"{len(group)} rows")] * len(group)
+            return results
+        handler = self.handlers.get(topic)
+        if handler is None:
+            return [_NoHandler()]
+        try:
+            return [handler(group[0].payload, group[0].idempotency_key)]
+        except Exception as exc:
+            return [exc]
 
     def _flush_successes(self, succeeded: list[_Claim], report: DispatchReport) -> None:
         """Record the delivered rows in one transaction, each guarded by its lease like a single outcome."""

@@ -43,6 +43,8 @@ class WorkerSettings:
     # Dispatcher threads per lane on PostgreSQL, where writers run side by side and a delivery mostly waits on
     # round trips (as several workers would, sharing rows through SKIP LOCKED). SQLite has one writer: always 1.
     lane_threads: int = 4
+    # A consumer walk commits after this long (the rest is the next pass): on SQLite it holds the one writer.
+    walk_budget_seconds: float | None = 0.025
 
 
 class Worker:
@@ -59,6 +61,7 @@ class Worker:
         outcomes: Mapping[str, outbox.OutcomeHook] | None = None,
         on_start: list[Callable[[], object]] | None = None,
         lanes: Sequence[Collection[str]] = (),
+        batch_handlers: Mapping[str, outbox.BatchHandler] | None = None,
     ) -> None:
         self.sp = sp
         self.settings = settings or WorkerSettings()
@@ -71,18 +74,20 @@ class Worker:
         # Dispatchers (a thread each) per lane of topics, one more for every other topic: rows of a lane are
         # never queued behind another lane's slow deliveries (applying a webhook behind an HTTP push).
         timed = {topic: self._timed(topic, h) for topic, h in outbox_handlers.items()}
+        batches = {topic: self._timed_batch(topic, h) for topic, h in (batch_handlers or {}).items()}
         laned = [t for lane in lanes for t in lane]
         per_lane = 1 if sp.db.is_sqlite else max(1, self.settings.lane_threads)
         wid = self.settings.worker_id
         self.dispatchers = [
             outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=f"{wid}#{n}" if n else wid,
                               lease_seconds=self.settings.lease_seconds, backoff=backoff, outcomes=outcomes,
-                              topics=topics)
+                              topics=topics, batch_handlers=batches)
             for topics in lanes for n in range(per_lane)
         ]
         self.dispatcher = outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=wid,
                                             lease_seconds=self.settings.lease_seconds, backoff=backoff,
-                                            outcomes=outcomes, exclude_topics=laned)  # every other topic
+                                            outcomes=outcomes, exclude_topics=laned,  # every other topic
+                                            batch_handlers=batches)
         self.dispatchers.append(self.dispatcher)
         self.timer_runner = timers.TimerRunner(
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
@@ -91,6 +96,7 @@ class Worker:
         self.consumer_runner = ConsumerRunner(
             sp.db, sp.ctx.clock, consumers or [], worker_id=self.settings.worker_id,
             lease_seconds=self.settings.lease_seconds, batch=self.settings.batch,
+            walk_budget_seconds=self.settings.walk_budget_seconds,
         ) if consumers else None
 
     # ---- lifecycle ------------------------------------------------------------------------------------
@@ -213,6 +219,26 @@ class Worker:
             if expired:
                 self.metrics.expired.inc(expired)
             self._stopping.wait(self.settings.expiry_sweep_seconds)
+
+    def _timed_batch(self, topic: str, handler: outbox.BatchHandler) -> outbox.BatchHandler:
+        histogram = self.metrics.handler_seconds.labels(topic)
+        failures = self.metrics.handler_failures.labels(topic)
+
+        def timed(items: list[tuple[dict, str]]) -> list[object]:
+            started = time.perf_counter()
+            try:
+                results = handler(items)
+            except Exception:
+                failures.inc(len(items))
+                raise
+            each = (time.perf_counter() - started) / max(len(items), 1)  # the histogram is per row
+            for result in results:
+                histogram.observe(each)
+                if isinstance(result, Exception):
+                    failures.inc()
+            return results
+
+        return timed
 
     def _timed(self, topic: str, handler: outbox.Handler) -> outbox.Handler:
         histogram = self.metrics.handler_seconds.labels(topic)

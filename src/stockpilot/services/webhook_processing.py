@@ -9,7 +9,9 @@ passing reason (a store API down) raises, so the outbox retries with backoff and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +34,36 @@ from stockpilot.services.webhook_intake import PROCESS_TOPIC
 STATUSES = ("received", "processed", "ignored", "parked", "dead")
 RETRYABLE = ("parked", "dead")
 
+APPLY_BUDGET_SECONDS = 0.01  # a batch's write transaction: SQLite's one writer is not held longer than this
+
+
 class _AlreadyFinished(Exception):
     """The delivery left `received` while this attempt ran: roll this attempt back."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    index: int  # in the batch
+    delivery_id: int
+    channel: dict[str, Any]
+    commands: list[Command]
+    parking: tuple[str, str | None] | None = None  # (reason, detail): park it rather than apply it
+
+
+def _parking(exc: Exception) -> tuple[str, str | None] | None:
+    """Why a delivery that raised `exc` is parked (kept, visible, retryable by an operator), or None when the
+    failure may pass (the outbox retries it with backoff)."""
+    if isinstance(exc, Unprocessable):
+        return exc.reason, exc.detail
+    if isinstance(exc, InsufficientStock):
+        # A `deny` SKU cannot be sold short: the order waits here (kept, visible, retryable after a receipt)
+        # rather than being lost or sold against the SKU's policy.
+        return "insufficient_stock", exc.detail
+    if isinstance(exc, NotFound):
+        return "not_found", exc.detail
+    if isinstance(exc, StockpilotError):  # a conflict with the order's state (e.g. cancel after shipping)
+        return exc.code, exc.detail
+    return None
 
 
 OrderApi = Callable[[dict[str, Any]], bigcommerce.BigCommerceApi]
@@ -53,28 +83,67 @@ class WebhookProcessor:
         self.api_for = api_for
 
     def __call__(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        delivery_id = int(payload["delivery_id"])
+        outcome = self.batch([(payload, idempotency_key)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def batch(self, items: Sequence[tuple[dict[str, Any], str]]) -> list[Any]:
+        """The outbox batch handler: per delivery, in order, its outcome summary or the exception to retry on.
+
+        Parsing and platform API reads (BigCommerce's thin payloads) run first, outside any transaction; then the
+        deliveries are applied in as few write transactions as APPLY_BUDGET_SECONDS allows, each delivery under a
+        savepoint: one that cannot be applied is rolled back alone and parked, the others commit. A commit per
+        delivery was what bounded a burst of orders (an fsync each on PostgreSQL)."""
+        outcomes: list[Any] = [None] * len(items)
+        ids = [int(payload["delivery_id"]) for payload, _key in items]
         with self.ctx.db.read() as conn:
-            found = delivery_and_channel(conn, delivery_id)
-        if found is None or found[0]["status"] != "received":
-            return {"delivery": delivery_id, "skipped": found[0]["status"] if found else "missing"}
-        row, channel = found
-        try:
-            commands = self._commands(channel, row)  # parsing and any platform API reads: no transaction held
-            status, _effects = self.ctx.db.write(lambda conn: self._apply_all(conn, delivery_id, channel, commands))
-        except _AlreadyFinished:
-            return {"delivery": delivery_id, "skipped": "finished by another worker"}
-        except Unprocessable as exc:
-            return self._finish(delivery_id, "parked", reason=exc.reason, error=exc.detail)
-        except InsufficientStock as exc:
-            # A `deny` SKU cannot be sold short: the order waits here (kept, visible, retryable after a receipt)
-            # rather than being lost or sold against the SKU's policy.
-            return self._finish(delivery_id, "parked", reason="insufficient_stock", error=exc.detail)
-        except NotFound as exc:
-            return self._finish(delivery_id, "parked", reason="not_found", error=exc.detail)
-        except StockpilotError as exc:  # a conflict with the order's state (e.g. cancel after shipping)
-            return self._finish(delivery_id, "parked", reason=exc.code, error=exc.detail)
-        return {"delivery": delivery_id, "status": status, "reason": None}
+            found = [delivery_and_channel(conn, delivery_id) for delivery_id in ids]
+        todo: list[_Todo] = []
+        for index, (delivery_id, got) in enumerate(zip(ids, found, strict=True)):
+            if got is None or got[0]["status"] != "received":
+                outcomes[index] = {"delivery": delivery_id, "skipped": got[0]["status"] if got else "missing"}
+                continue
+            row, channel = got
+            try:
+                todo.append(_Todo(index, delivery_id, channel, self._commands(channel, row)))
+            except Exception as exc:
+                parking = _parking(exc)
+                if parking is None:
+                    outcomes[index] = exc  # a passing failure (a store API down): the outbox retries it
+                else:
+                    todo.append(_Todo(index, delivery_id, channel, [], parking))
+        while todo:
+            applied = self.ctx.db.write(lambda conn, todo=todo: self._apply_some(conn, todo, outcomes))
+            todo = todo[applied:]
+        return outcomes
+
+    def _apply_some(self, conn: Connection, todo: list[_Todo], outcomes: list[Any]) -> int:
+        """Apply deliveries from the front of `todo` until the budget is spent; returns how many were settled."""
+        deadline = time.monotonic() + APPLY_BUDGET_SECONDS
+        for done, item in enumerate(todo):
+            if done and time.monotonic() >= deadline:
+                return done  # commit these; the rest go in the next transaction
+            outcomes[item.index] = self._settle(conn, item)
+        return len(todo)
+
+    def _settle(self, conn: Connection, item: _Todo) -> Any:
+        parking = item.parking
+        if parking is None:
+            try:
+                with conn.begin_nested():
+                    status, _effects = self._apply_all(conn, item.delivery_id, item.channel, item.commands)
+                return {"delivery": item.delivery_id, "status": status, "reason": None}
+            except _AlreadyFinished:
+                return {"delivery": item.delivery_id, "skipped": "finished by another worker"}
+            except Exception as exc:
+                parking = _parking(exc)
+                if parking is None:
+                    return exc
+        reason, error = parking
+        channel_store.finish_delivery(conn, item.delivery_id, status="parked", reason=reason, error=error,
+                                      now=self.ctx.clock.now(), from_statuses=("received",))
+        return {"delivery": item.delivery_id, "status": "parked", "reason": reason}
 
     def _apply_all(self, conn: Connection, delivery_id: int, channel: dict[str, Any],
                    commands: list[Command]) -> tuple[str, list[dict[str, Any]]]:
@@ -113,13 +182,6 @@ class WebhookProcessor:
         if isinstance(command, ListingUpkeep):
             return keep_listings(conn, channel, command, self.ctx.clock.now())
         return self.orders.apply(conn, channel, command)
-
-    def _finish(self, delivery_id: int, status: str, *, reason: str | None = None, error: str | None = None,
-                effect: Any = None) -> dict[str, Any]:
-        self.ctx.db.write(lambda conn: channel_store.finish_delivery(
-            conn, delivery_id, status=status, reason=reason, error=error, effect=effect,
-            now=self.ctx.clock.now(), from_statuses=("received",)))
-        return {"delivery": delivery_id, "status": status, "reason": reason}
 
 
 class DeliveryDead:
