@@ -4,8 +4,10 @@
   "product_id" | "sku", "quantity"}]}` -> 200 `{"transaction_id"}`; an unknown location or item is 422
   `{"status": 422, "title": "...", "type": "...", "errors": {}}`, and the whole adjustment is refused (nothing of
   it applied); at most 2,000 items ("Limit of 2000 items for payload length"), more is 422 too.
-- `GET /stores/{hash}/v3/inventory/items?variant_id:in=..&location_id:in=..` -> `{"data": [{"identity": {...},
-  "locations": [{"location_id", "available_to_sell", "total_inventory_onhand", ...}]}], "meta": {...}}`.
+- `GET /stores/{hash}/v3/inventory/items?variant_id:in=..&location_id:in=..&limit=..&page=..` -> `{"data":
+  [{"identity": {...}, "locations": [{"location_id", "available_to_sell", "total_inventory_onhand", ...}]}],
+  "meta": {"pagination": {"total", "count", "per_page", "current_page", "total_pages", "links"}}}`; `limit` 1-1000
+  (default 50; "Limit of 1000 items for payload length"), items by kind and id.
 - `X-Auth-Token` must match (else 401). Every answer carries the rate-limit headers
   (X-Rate-Limit-Requests-Left, -Requests-Quota, -Time-Window-Ms, -Time-Reset-Ms); `too_many_next(n, reset_ms)`
   answers 429 with X-Rate-Limit-Time-Reset-Ms; `fail_next(n)` 500.
@@ -29,6 +31,7 @@ class BigCommerceInventoryApi:
         self.levels: dict[tuple[str, int], int] = {}  # ("variant:101" | "product:7", location_id) -> quantity
         self.skus: dict[str, str] = {}  # "variant:101" -> sku
         self.adjustments: list[dict[str, Any]] = []
+        self.item_pages = 0  # GET /inventory/items pages served
         self._forced: list[tuple[int, int]] = []
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._answer)
@@ -100,8 +103,15 @@ class BigCommerceInventoryApi:
     def _items(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
         variants = set((query.get("variant_id:in") or [""])[0].split(",")) - {""}
         locations = set((query.get("location_id:in") or [""])[0].split(",")) - {""}
+        try:
+            limit, page = int((query.get("limit") or ["50"])[0]), int((query.get("page") or ["1"])[0])
+        except ValueError:
+            return 422, {"status": 422, "title": "Input is invalid", "type": _TYPE, "errors": {"limit": "integer"}}, {}
+        if not 1 <= limit <= 1000 or page < 1:
+            return 422, {"status": 422, "title": "Input is invalid", "type": _TYPE,
+                         "errors": {"limit": "between 1 and 1000"}}, {}
         data = []
-        for item in sorted({k[0] for k in self.levels}):
+        for item in sorted({k[0] for k in self.levels}, key=lambda k: (k.split(":")[0], int(k.split(":")[1]))):
             kind, value = item.split(":")
             if variants and (kind != "variant" or value not in variants):
                 continue
@@ -111,9 +121,15 @@ class BigCommerceInventoryApi:
                                     "bin_picking_number": ""}}
                       for (key, loc), qty in sorted(self.levels.items())
                       if key == item and (not locations or str(loc) in locations)]
-            data.append({"identity": {"sku": self.skus.get(item, ""), f"{kind}_id": int(value),
-                                      "product_id" if kind == "variant" else "variant_id": 0, "sku_id": 0},
-                         "locations": levels})
-        meta = {"pagination": {"total": len(data), "count": len(data), "per_page": 50, "current_page": 1,
-                               "total_pages": 1, "links": {"current": "?page=1"}}}
-        return 200, {"data": data, "meta": meta}, self._limits(149, 30000)
+            if levels or not locations:
+                data.append({"identity": {"sku": self.skus.get(item, ""), f"{kind}_id": int(value),
+                                          "product_id" if kind == "variant" else "variant_id": 0, "sku_id": 0},
+                             "locations": levels})
+        pages = max(1, -(-len(data) // limit))
+        shown = data[(page - 1) * limit:page * limit]
+        self.item_pages += 1
+        meta = {"pagination": {"total": len(data), "count": len(shown), "per_page": limit, "current_page": page,
+                               "total_pages": pages, "links": {"current": f"?page={page}&limit={limit}",
+                                                               **({"next": f"?page={page + 1}&limit={limit}"}
+                                                                  if page < pages else {})}}}
+        return 200, {"data": shown, "meta": meta}, self._limits(149, 30000)

@@ -14,6 +14,9 @@ inventoryLevel { quantities } }`, as the public docs give them.
   its index in `field` (`["input", "quantities", "3", "inventoryItemId"]`) and then nothing is applied. A mutation
   costs 10 points whatever the number of quantities (a mutation field costs 10; its payload's lists are not
   connections), so 250 SKUs in one mutation cost what one SKU costs.
+- Reads: `location(id) { inventoryLevels(first <= 250, after) { pageInfo { hasNextPage endCursor } nodes { item { id }
+  quantities(names) } } }`, by item id with an opaque cursor; requested cost 3 + 3 x first (location, connection,
+  and per node the level, its item and its quantities list), refunded to 3 + 3 x the nodes returned.
 - Cost-based throttle: a leaky bucket (maximumAvailable 2000, restoreRate 100/s by default) charged the request's
   cost; every answer has `extensions.cost` with `throttleStatus`; an empty bucket answers 200 with
   `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
@@ -31,6 +34,7 @@ inventoryLevel { quantities } }`, as the public docs give them.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -47,6 +51,7 @@ REASONS = {"correction", "cycle_count_available", "damaged", "movement_created",
            "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock", "shrinkage"}
 MUTATION_COST, QUERY_COST = 10, 2
 MAX_INPUT = 250
+LEVEL_NODE_COST = 3
 _ITEM = re.compile(r"^gid://shopify/InventoryItem/(\d+)$")
 _LOCATION = re.compile(r"^gid://shopify/Location/(\d+)$")
 _ORDER = re.compile(r"^gid://shopify/Order/(\d+)$")
@@ -61,6 +66,7 @@ class ShopifyAdminApi:
         self.updated_at: dict[tuple[str, str], datetime] = {}
         self.requests: list[dict[str, Any]] = []  # every GraphQL request that passed authentication
         self.mutations: list[dict[str, Any]] = []  # the inventorySetQuantities inputs that were applied
+        self.pages = 0  # inventoryLevels pages served
         self.maximum, self.rate, self.monotonic = maximum_available, restore_rate, monotonic
         self.available = maximum_available
         self._last = monotonic()
@@ -168,6 +174,13 @@ class ShopifyAdminApi:
                                f"{MAX_INPUT}.", "path": ["inventorySetQuantities", "input", "quantities"],
                     "extensions": {"code": "MAX_INPUT_SIZE_EXCEEDED"}}]}, {}
             cost = MUTATION_COST if query.lstrip().startswith("mutation") else QUERY_COST
+            paged = "inventoryLevels(" in query
+            if paged:
+                first = variables.get("first") if isinstance(variables, dict) else None
+                if not isinstance(first, int) or not 0 < first <= MAX_INPUT:
+                    return 200, {"errors": [{"message": "The first argument must be between 1 and 250.",
+                                             "extensions": {"code": "argumentLiteralsIncompatible"}}]}, {}
+                cost = 3 + LEVEL_NODE_COST * first  # location 1 + connection 2 + per node (level, item, list)
             self._refill()
             if self.available < cost:
                 return 200, {"errors": [{"message": "Throttled", "extensions": {
@@ -180,6 +193,11 @@ class ShopifyAdminApi:
                 data = self._read_order(variables)
             elif "inventorySetQuantities" in query:
                 data = self._set_quantities(query, variables)
+            elif paged:
+                data, returned = self._levels(variables)
+                actual = 3 + LEVEL_NODE_COST * returned
+                self.available += cost - actual  # charged the requested cost, refunded to the actual one
+                return 200, {"data": data, "extensions": self._cost(cost, actual)}, {}
             elif "inventoryItem(" in query:
                 data = self._read_level(variables)
             else:
@@ -295,6 +313,27 @@ class ShopifyAdminApi:
             return _error("CHANGE_FROM_QUANTITY_STALE", "The changeFromQuantity value does not match persisted value.",
                           field)
         return None
+
+    def _levels(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """`location(id) { inventoryLevels(first, after) { pageInfo nodes { item quantities } } }`, by item id, with
+        an opaque cursor (the last item id of the page, base64)."""
+        location = _LOCATION.match(str(variables.get("location")))
+        held = sorted((k[0] for k in self.levels if location and k[1] == location.group(1)), key=int)
+        if location is None or not held:
+            return {"location": None}, 0
+        after = variables.get("after")
+        start = 0
+        if after:
+            last = base64.b64decode(str(after)).decode().removeprefix("level:")
+            start = next((i + 1 for i, item in enumerate(held) if item == last), len(held))
+        page = held[start:start + int(variables["first"])]
+        nodes = [{"item": {"id": f"gid://shopify/InventoryItem/{item}"},
+                  "quantities": [{"name": "available", "quantity": self.levels[(item, location.group(1))]}]}
+                 for item in page]
+        end = base64.b64encode(f"level:{page[-1]}".encode()).decode() if page else None
+        self.pages += 1
+        return {"location": {"inventoryLevels": {
+            "pageInfo": {"hasNextPage": start + len(page) < len(held), "endCursor": end}, "nodes": nodes}}}, len(page)
 
     def _read_level(self, variables: dict[str, Any]) -> dict[str, Any]:
         item, location = _ITEM.match(str(variables.get("item"))), _LOCATION.match(str(variables.get("location")))

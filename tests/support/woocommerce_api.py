@@ -14,6 +14,9 @@
   request's order, the product, or `{"id", "error": {"code", "message", "data": {"status"}}}` for an item that
   failed (unknown id: `woocommerce_rest_product_invalid_id` / `..._product_variation_invalid_id`, status 400), the
   others applied. `fail_item(id)` makes one item fail with status 500 once (a store-side write error).
+- `GET /products` and `/products/{id}/variations` (the lists): `per_page` 1-100 (default 10; else 400
+  `rest_invalid_param`) and `page`, by id, with the `X-WP-Total` and `X-WP-TotalPages` headers. (A variable parent
+  appears in `/products`, its variations only under it.)
 - `too_many_next(n, retry_after)` answers 429 with Retry-After; `fail_next(n)` 503.
 """
 
@@ -31,6 +34,7 @@ from tests.support.http_fake import LoopbackServer
 _PATH = re.compile(r"^/wp-json/wc/v3/products/(?P<id>\d+)(?:/variations/(?P<vid>\d+))?$")
 _ORDER = re.compile(r"^/wp-json/wc/v3/orders/(?P<id>\d+)$")
 ORDER_STATUSES = {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
+_LIST = re.compile(r"^/wp-json/wc/v3/products(?:/(?P<parent>\d+)/variations)?$")
 _BATCH = re.compile(r"^/wp-json/wc/v3/products(?:/(?P<parent>\d+)/variations)?/batch$")
 BATCH_LIMIT = 100
 
@@ -42,6 +46,7 @@ class WooCommerceApi:
         self.puts: list[tuple[str, dict[str, Any]]] = []
         self.orders: dict[str, dict[str, Any]] = {}  # "123" -> the REST order resource
         self.order_puts: list[tuple[str, dict[str, Any]]] = []
+        self.list_pages = 0  # list pages served (GET /products, /products/{id}/variations)
         self.batches: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every batch request that was applied
         self._failing_items: set[int] = set()
         self._forced: list[tuple[int, float]] = []
@@ -94,6 +99,9 @@ class WooCommerceApi:
                 return 503, _error("service_unavailable", "Service Unavailable", 503), {}
             if _ORDER.match(path):
                 return self._order(method, _ORDER.match(path)["id"], raw)
+            listing = _LIST.match(path)
+            if listing is not None and method == "GET":
+                return self._list(listing["parent"], query)
             batch = _BATCH.match(path)
             if batch is not None and method == "POST":
                 return self._batch(path, batch["parent"], raw)
@@ -116,6 +124,23 @@ class WooCommerceApi:
                 return 400, problem, {}
             self.puts.append((key, body))
             return 200, product, {}
+
+    def _list(self, parent: str | None, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        try:
+            per_page = int((query.get("per_page") or ["10"])[0])
+            page = int((query.get("page") or ["1"])[0])
+        except ValueError:
+            return 400, _error("rest_invalid_param", "Invalid parameter(s): per_page, page", 400), {}
+        if not 1 <= per_page <= 100 or page < 1:
+            return 400, _error("rest_invalid_param", "Invalid parameter(s): per_page", 400), {}
+        if parent is not None and parent not in self.products:
+            return 404, _error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), {}
+        rows = sorted((p for k, p in self.products.items()
+                       if (k.startswith(f"{parent}/") if parent else "/" not in k)), key=lambda p: p["id"])
+        pages = max(1, -(-len(rows) // per_page))
+        self.list_pages += 1
+        return 200, rows[(page - 1) * per_page:page * per_page], {"X-WP-Total": str(len(rows)),
+                                                                  "X-WP-TotalPages": str(pages)}
 
     def _batch(self, path: str, parent: str | None, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         try:

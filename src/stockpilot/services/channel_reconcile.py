@@ -1,10 +1,11 @@
 """Reconciliation: compare what each channel shows with the available-to-sell Stockpilot would push, and fix it.
 
 `drift(channel)` reads, per listed SKU and channel location, the value a push would set now and the channel's own
-count (through the platform's API: Shopify inventoryLevel quantities, WooCommerce product stock, BigCommerce
-inventory items). `fix(channel)` sends the corrected values through the normal push path: for every line that
-differs, the acknowledged value is forgotten and a push is queued in the same transaction, so the outbox, the
-coalescing, the throttling and the decision log all apply as for any other push.
+count (through the platform's list endpoints, page by page: Shopify a location's inventoryLevels connection,
+WooCommerce products / variations, BigCommerce inventory items). `fix(channel)` sends the corrected values through
+the normal push path: for every line that differs, the acknowledged value is forgotten and a push is queued in the
+same transaction, so the outbox, the coalescing (batches included), the throttling and the decision log all apply
+as for any other push.
 """
 
 from __future__ import annotations
@@ -31,16 +32,18 @@ class ChannelReconcile:
         """One row per (SKU, channel item): Stockpilot's available-to-sell, the channel's count, their difference
         (channel - Stockpilot; None when the channel does not track the item) or why the line cannot be read."""
         row, counter = self._channel(channel)
-        with self.ctx.db.read() as conn:
+        with self.ctx.db.read() as conn:  # every listed SKU's plan in one snapshot, a few queries for all
             listed = store.listed_skus(conn, row["name"])
+            plans = self.pushes.plans(conn, row["id"], [sku_id for sku_id, _ in listed], force=True) if listed else {}
+        lines = [line for plan in plans.values() for line, _ in plan["lines"]]
+        # One paged read of the channel's lists for all of them (not one request per item).
+        counts = counter.read_counts(next(iter(plans.values()))["account"], lines) if lines else {}
         report: list[dict[str, Any]] = []
         for sku_id, sku in listed:
-            plan = self.pushes.plan(row["id"], sku_id, force=True)
+            plan = plans[sku_id]
             for problem in plan["unmapped"]:
                 report.append({"sku": sku, "item_key": None, "available_to_sell": None, "channel": None,
                                "drift": None, "problem": problem})
-            lines = [line for line, _ in plan["lines"]]
-            counts = counter.read_counts(plan["account"], lines) if lines else {}
             for line, entry in plan["lines"]:
                 seen = counts.get(entry["item_key"])
                 report.append({"sku": sku, "sku_id": sku_id, "item_key": entry["item_key"],

@@ -4,8 +4,8 @@
   "variant_id" | "product_id", "quantity"}]}` -> 200 `{"transaction_id"}`. The item is the listing with role
   `variant` (else `product`, for a product without variants); the location is the channel location's external id
   (BigCommerce's default location is 1, used when the channel has no location mapping).
-- Reads for reconciliation: `GET {api_url}/v3/inventory/items?variant_id:in=...&location_id:in=...` ->
-  `data[].identity` and `locations[].available_to_sell`.
+- Reads for reconciliation: `GET {api_url}/v3/inventory/items?location_id:in=...&limit=1000&page=N`, every page up
+  to `meta.pagination.total_pages` -> `data[].identity` and `locations[].available_to_sell`.
 - 429 waits `X-Rate-Limit-Time-Reset-Ms` (the window's reset, in milliseconds); 401/403/404/422 are permanent.
 
 Batches: up to 2,000 items per adjustment (BigCommerce's payload limit). The adjustment is validated whole: a 422
@@ -17,17 +17,26 @@ Echo key: `variant:{id}@{location}` or `product:{id}@{location}`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from stockpilot.adapters.channels.bigcommerce import default_api_url
 from stockpilot.adapters.channels.http_push import check, seconds_header
-from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, required_id
+from stockpilot.adapters.channels.push import (
+    ChannelAccount,
+    PushLine,
+    PushRejected,
+    PushResult,
+    required_id,
+    waiting_out_throttles,
+)
 
 DEFAULT_LOCATION = "1"
 MAX_ITEMS = 2000  # "Limit of 2000 items for payload length"
+READ_PAGE = 1000  # GET /inventory/items: "Limit of 1000 items for payload length"
 
 
 def _reset_wait(response: httpx.Response) -> float:
@@ -38,8 +47,10 @@ class BigCommercePusher:
     kind = "bigcommerce"
     batch_limit = MAX_ITEMS
 
-    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        self.sleep = sleep  # waits out a throttled page of a read
 
     def item_key(self, line: PushLine) -> str:
         role, value = self._item(line)
@@ -76,22 +87,37 @@ class BigCommercePusher:
         transactions.append(response.json().get("transaction_id"))
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
+        """Every item at the channel's locations, `limit=1000` a page up to `meta.pagination.total_pages`, instead of
+        one GET per item; a throttled page is asked again after the reset wait."""
         counts: dict[str, int | None] = {}
+        wanted: dict[tuple[str, str, str], str] = {}
         for line in lines:
             role, value = self._item(line)
-            location = line.location_id or DEFAULT_LOCATION
-            response = self.client.get(f"{self._base(account)}/v3/inventory/items",
-                                       params={f"{role}_id:in": value, "location_id:in": location},
-                                       headers=self._headers(account))
-            check(response, "BigCommerce", _reset_wait)
-            found: int | None = None
-            for item in response.json().get("data") or []:
-                if str((item.get("identity") or {}).get(f"{role}_id")) != str(value):
-                    continue
+            key = self.item_key(line)
+            counts[key] = None
+            wanted[(role, str(value), str(line.location_id or DEFAULT_LOCATION))] = key
+        locations = ",".join(sorted({loc for _, _, loc in wanted}))
+        page = 1
+        while wanted:
+            def get(page: int = page) -> dict[str, Any]:
+                response = self.client.get(f"{self._base(account)}/v3/inventory/items",
+                                           params={"location_id:in": locations, "limit": READ_PAGE, "page": page},
+                                           headers=self._headers(account))
+                check(response, "BigCommerce", _reset_wait)
+                return response.json()
+
+            body = waiting_out_throttles(get, sleep=self.sleep)
+            for item in body.get("data") or []:
+                identity = item.get("identity") or {}
                 for level in item.get("locations") or []:
-                    if str(level.get("location_id")) == str(location):
-                        found = level.get("available_to_sell")
-            counts[self.item_key(line)] = found
+                    for role in ("variant", "product"):
+                        key = wanted.get((role, str(identity.get(f"{role}_id")), str(level.get("location_id"))))
+                        if key is not None:
+                            counts[key] = level.get("available_to_sell")
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            if page >= int(pagination.get("total_pages") or 1):
+                break
+            page += 1
         return counts
 
     @staticmethod

@@ -31,9 +31,12 @@ every other line counts as set. Whole-request outcomes (throttled, refused token
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,21 @@ class ChannelCounter(Protocol):
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         """The platform's current count per `item_key(line)` (None: the platform does not track that item)."""
         ...
+
+
+def waiting_out_throttles(call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep, tries: int = 6,
+                          max_wait: float = 30.0) -> T:
+    """For reads that page through a platform's lists (reconciliation): a page the platform throttles is asked
+    again after the wait it named, a few times, rather than failing a read of thousands of items halfway. A wait
+    over `max_wait`, or the last try, raises PushThrottled to the caller."""
+    for attempt in range(tries):
+        try:
+            return call()
+        except PushThrottled as exc:
+            if attempt == tries - 1 or exc.retry_after_seconds > max_wait:
+                raise
+            sleep(exc.retry_after_seconds)
+    raise AssertionError("unreachable")
 
 
 def batch_limit(pusher: object) -> int:

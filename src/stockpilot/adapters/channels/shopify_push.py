@@ -23,13 +23,21 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, required_id
+from stockpilot.adapters.channels.push import (
+    ChannelAccount,
+    PushLine,
+    PushRejected,
+    PushResult,
+    required_id,
+    waiting_out_throttles,
+)
 from stockpilot.adapters.channels.shopify_admin import API_VERSION, ShopifyAdmin, gid, numeric_id, user_error_text
 
 __all__ = ["API_VERSION", "ShopifyPusher", "gid", "numeric_id"]
@@ -41,14 +49,17 @@ mutation StockpilotSetAvailable($input: InventorySetQuantitiesInput!, $idempoten
   }
 }
 """.strip()
-READ_LEVEL = """
-query StockpilotAvailable($item: ID!, $location: ID!) {
-  inventoryItem(id: $item) {
-    id
-    inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }
+READ_LEVELS = """
+query StockpilotLevels($location: ID!, $first: Int!, $after: String) {
+  location(id: $location) {
+    inventoryLevels(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { item { id } quantities(names: ["available"]) { name quantity } }
+    }
   }
 }
 """.strip()
+LEVELS_PAGE = 250  # connections return at most 250 nodes a page; cost 3 + 3 a node, within the 1,000 a query
 MAX_QUANTITIES = 250  # Shopify: "input arguments that accept an array have a maximum size of 250"
 _RETRYABLE_USER_ERRORS = {"IDEMPOTENCY_CONCURRENT_REQUEST", "CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"}
 _KEY_NAMESPACE = uuid.UUID("6f1f5a0e-3c55-4c1e-9a57-5f0c2b7d9e11")
@@ -58,8 +69,10 @@ class ShopifyPusher:
     kind = "shopify"
     batch_limit = MAX_QUANTITIES  # one mutation sets up to 250 quantities, for the cost of one (10 points)
 
-    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.admin = ShopifyAdmin(timeout, client=client)
+        self.sleep = sleep  # waits out a throttled page of a read
 
     def item_key(self, line: PushLine) -> str:
         if not line.location_id:
@@ -128,14 +141,33 @@ class ShopifyPusher:
             pending = [line for index, line in enumerate(pending) if index not in by_index]
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
+        """Every level at each channel location, 250 a page through the connection's cursor (`pageInfo`), instead
+        of one query per item; a throttled page is asked again after Shopify's wait."""
         counts: dict[str, int | None] = {}
+        wanted: dict[str, dict[str, str]] = {}  # location gid -> numeric item id -> item key
         for line in lines:
-            data = self._graphql(account, READ_LEVEL, {
-                "item": gid("InventoryItem", required_id(line, "inventory_item")),
-                "location": gid("Location", self._location(line))})
-            level = (data.get("inventoryItem") or {}).get("inventoryLevel")
-            quantities = {q.get("name"): q.get("quantity") for q in (level or {}).get("quantities") or []}
-            counts[self.item_key(line)] = quantities.get("available") if level else None
+            key = self.item_key(line)
+            counts[key] = None
+            location = gid("Location", self._location(line))
+            wanted.setdefault(location, {})[numeric_id(required_id(line, "inventory_item"))] = key
+        for location, items in wanted.items():
+            after: str | None = None
+            while True:
+                variables = {"location": location, "first": LEVELS_PAGE, "after": after}
+                data = waiting_out_throttles(lambda v=variables: self._graphql(account, READ_LEVELS, v),
+                                             sleep=self.sleep)
+                levels = (data.get("location") or {}).get("inventoryLevels")
+                if levels is None:  # an unknown location: nothing of it is tracked
+                    break
+                for node in levels.get("nodes") or []:
+                    key = items.get(numeric_id(str((node.get("item") or {}).get("id") or "")))
+                    if key is not None:
+                        quantities = {q.get("name"): q.get("quantity") for q in node.get("quantities") or []}
+                        counts[key] = quantities.get("available")
+                page = levels.get("pageInfo") or {}
+                if not page.get("hasNextPage"):
+                    break
+                after = page.get("endCursor")
         return counts
 
     # ---- transport ---------------------------------------------------------------------------------------------

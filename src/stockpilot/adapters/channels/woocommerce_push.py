@@ -15,28 +15,42 @@ request (WooCommerce's `woocommerce_rest_batch_items_limit`; more is 413). The a
 or `{"id", "error": {"code", "message", "data": {"status"}}}`: a 4xx error rejects that line only, anything else
 leaves it failed (tried again on its own).
 
+Reads for reconciliation: `GET .../products` and `.../products/{parent}/variations` with `per_page=100&page=N`,
+every page up to the `X-WP-TotalPages` header.
+
 Echo key: `product:{id}` or `variation:{id}` (WooCommerce's product.updated webhooks name the product or variation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from stockpilot.adapters.channels.http_push import check, seconds_header
-from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, required_id
+from stockpilot.adapters.channels.push import (
+    ChannelAccount,
+    PushLine,
+    PushRejected,
+    PushResult,
+    required_id,
+    waiting_out_throttles,
+)
 
 MAX_BATCH = 100  # WooCommerce's default woocommerce_rest_batch_items_limit
+PAGE = 100  # per_page's maximum on the list endpoints
 
 
 class WooCommercePusher:
     kind = "woocommerce"
     batch_limit = MAX_BATCH
 
-    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        self.sleep = sleep  # waits out a throttled page of a read
 
     def item_key(self, line: PushLine) -> str:
         if line.item_ids.get("variation"):
@@ -95,18 +109,50 @@ class WooCommercePusher:
         return PushResult(notes, rejected=rejected, failed=failed)
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
+        """Page through `GET /products` (and `/products/{parent}/variations` for variations), 100 a page, up to
+        the `X-WP-TotalPages` header, instead of one GET per item; a throttled page is asked again."""
         counts: dict[str, int | None] = {}
+        simple: dict[str, str] = {}
+        variations: dict[str, dict[str, str]] = {}
         for line in lines:
-            response = self.client.get(self._url(account, line), auth=self._auth(account),
-                                       headers={"Accept": "application/json"})
-            check(response, "WooCommerce", lambda r: seconds_header(r, "Retry-After"))
-            answer = response.json()
-            counts[self.item_key(line)] = answer.get("stock_quantity") if answer.get("manage_stock") else None
+            key = self.item_key(line)
+            counts[key] = None
+            if line.item_ids.get("variation"):
+                variations.setdefault(required_id(line, "product"), {})[line.item_ids["variation"]] = key
+            else:
+                simple[self._own_id(line)] = key
+        base = self._base(account)
+        lists = ([(f"{base}/products", simple)] if simple else []) + [
+            (f"{base}/products/{parent}/variations", ids) for parent, ids in variations.items()]
+        for url, ids in lists:
+            for item in self._pages(account, url):
+                key = ids.get(str(item.get("id")))
+                if key is not None:
+                    counts[key] = item.get("stock_quantity") if item.get("manage_stock") else None
         return counts
 
-    @staticmethod
-    def _url(account: ChannelAccount, line: PushLine) -> str:
-        base = rest_base(account)
+    def _pages(self, account: ChannelAccount, url: str) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            def get(page: int = page) -> httpx.Response:
+                response = self.client.get(url, params={"per_page": PAGE, "page": page}, auth=self._auth(account),
+                                           headers={"Accept": "application/json"})
+                check(response, "WooCommerce", lambda r: seconds_header(r, "Retry-After"))
+                return response
+
+            response = waiting_out_throttles(get, sleep=self.sleep)
+            yield from (i for i in response.json() if isinstance(i, dict))
+            try:
+                total = int(response.headers.get("X-WP-TotalPages") or 1)
+            except ValueError:
+                total = 1
+            if page >= total:
+                return
+            page += 1
+
+    @classmethod
+    def _url(cls, account: ChannelAccount, line: PushLine) -> str:
+        base = cls._base(account)
         if line.item_ids.get("variation"):
             return f"{base}/products/{required_id(line, 'product')}/variations/{line.item_ids['variation']}"
         return f"{base}/products/{required_id(line, 'product', 'variation')}"

@@ -28,13 +28,11 @@ def join_open(conn: Connection, channel_id: int, not_before: datetime | None) ->
     """Take a place in the channel's open batch, if one has room and is not due before `not_before` (the row's own
     window). The conditional update takes the batch row's lock (PostgreSQL) before it re-checks `sealed_at`, so a
     batch being sealed at this moment is either joined before its members are read, or not joined at all."""
-    conditions = [_b.c.channel_id == channel_id, _b.c.sealed_at.is_(None), _b.c.size < _b.c.limit]
+    inner = _b.alias("open_batch")
+    conditions = [inner.c.channel_id == channel_id, inner.c.sealed_at.is_(None), inner.c.size < inner.c.limit]
     if not_before is not None:
-        conditions.append(_b.c.due_at >= not_before)
-    candidate = conn.execute(select(_b.c.id).where(*conditions).order_by(_b.c.id.desc()).limit(1)
-                             ).scalar_one_or_none()
-    if candidate is None:
-        return None
+        conditions.append(inner.c.due_at >= not_before)
+    candidate = select(inner.c.id).where(*conditions).order_by(inner.c.id.desc()).limit(1).scalar_subquery()
     joined = conn.execute(update(_b).where(_b.c.id == candidate, _b.c.sealed_at.is_(None), _b.c.size < _b.c.limit)
                           .values(size=_b.c.size + 1).returning(_b.c.id)).scalar_one_or_none()
     return None if joined is None else int(joined)
