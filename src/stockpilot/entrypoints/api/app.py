@@ -17,6 +17,7 @@ from stockpilot.entrypoints.api import (
     channel_push_routes,
     channel_routes,
     purchasing_routes,
+    subscription_routes,
     waitlist_form,
     waitlist_routes,
 )
@@ -76,6 +77,7 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     install_dashboard(app)  # the operations dashboard at / (entrypoints/web)
     app.include_router(channel_routes.router)  # channel webhooks and /api/v1/channels
     app.include_router(channel_push_routes.router)  # /api/v1/channels/{name}/locations|drift|reconcile
+    app.include_router(subscription_routes.router)  # /api/v1/channels/{name}/subscriptions[/check]
     app.include_router(ads_routes.router)  # /api/v1/ads
     app.include_router(waitlist_form.router)  # GET/POST /waitlist/form, the embeddable form
 
