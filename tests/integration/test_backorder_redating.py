@@ -57,7 +57,8 @@ def test_a_lead_time_change_re_dates_what_is_not_on_order(make, smtp, clock, new
 
     sp.suppliers.set_offer("FAST", "TEE", {"unit_cost": "4.00", "lead_time_days": 2})  # unchanged: no event
     rt.settle()
-    assert last_decision(sp).choice == {"notice": "backordered", "eta": (start + timedelta(days=2)).isoformat()}
+    assert last_decision(sp).choice == {"notice": "backordered", "eta": (start + timedelta(days=2)).isoformat(),
+                                        "by": "email"}
 
     sp.suppliers.set_offer("FAST", "TEE", {"lead_time_days": new_lead})
     rt.settle()
@@ -66,7 +67,8 @@ def test_a_lead_time_change_re_dates_what_is_not_on_order(make, smtp, clock, new
     if updated:  # 2 -> 10 days: beyond the margin
         assert [m["Subject"] for m in notices][1:] == ["New expected date for your order SO-1"]
         assert f"expected to ship by {start + timedelta(days=10)}" in text(notices[1])
-        assert decided.choice == {"notice": "eta_changed", "eta": (start + timedelta(days=10)).isoformat()}
+        assert decided.choice == {"notice": "eta_changed", "eta": (start + timedelta(days=10)).isoformat(),
+                                  "by": "email"}
         assert "SupplyRedated" in decided.inputs["trigger"]
     else:  # 2 -> 4 days: within it, said in the decision log only
         assert len(notices) == 1
