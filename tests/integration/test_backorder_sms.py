@@ -13,6 +13,8 @@ import pytest
 
 from stockpilot.adapters.channels import bigcommerce, shopify, woocommerce
 from stockpilot.adapters.db import backorder_store
+from stockpilot.adapters.notify.alert_templates import render
+from stockpilot.adapters.notify.cancel_link import sign_cancel
 from stockpilot.runtime import decisions
 from tests.integration.backorder_helpers import CUSTOMER, make, smtp, supplier, to
 from tests.integration.channel_helpers import SHOP, SHOP_SECRET, post_shopify, shopify_order
@@ -20,7 +22,7 @@ from tests.integration.helpers import line, stock, totals
 from tests.integration.purchasing_helpers import outbox_rows, purchase_orders
 from tests.support.channel_signing import body_of, fixture, woocommerce_headers
 from tests.support.serve_process import api_client
-from tests.support.twilio_api import TwilioApi
+from tests.support.twilio_api import TwilioApi, sms_segments
 
 __all__ = ["make", "smtp"]  # fixtures
 
@@ -68,8 +70,8 @@ def test_a_phone_only_customer_is_texted_backordered_new_date_and_shipped(textin
 
     rt.advance(hours=48, seconds=1)  # FAST never acknowledged: re-routed to BACKUP, 2 -> 12 days
     second = twilio.wait_for(2)[1]
-    assert second["Body"].startswith(f"Order SO-1 now expected {start + timedelta(days=12)} "
-                                     f"(was {start + timedelta(days=2)}). Cancel: ")
+    assert second["Body"].startswith(f"Order SO-1: now due {start + timedelta(days=12)}, "
+                                     f"was {start + timedelta(days=2)}. Cancel: ")
     po = next(p for p in purchase_orders(sp) if p["supplier"] == "BACKUP")
     sp.purchasing.receive(po["number"], {"TEE": 5}, idempotency_key="slip-1")
     sp.orders.fulfil(placed.json()["id"])
@@ -193,3 +195,12 @@ def test_a_reservation_committed_with_a_phone_is_texted(texting, twilio):
     rt.settle()
     (text,) = twilio.wait_for(1)
     assert text["To"] == PHONE and text["Body"].startswith("Order SO-9 is backordered")
+
+
+@pytest.mark.parametrize("template", ["backorder_placed_sms", "backorder_eta_sms", "backorder_shipped_sms"])
+def test_the_longest_texts_fit_one_segment(template):
+    """A 13-digit Shopify order id, a 6-digit order row id, both dates and a 33-character public URL."""
+    url = "https://inventory.example-shop.com/backorders/cancel/" + sign_cancel(123456, "k" * 32, short=True)
+    body, _ = render(template, {"reference": "5324830114101", "cancel_url": url, "eta": "2026-12-19",
+                                "told": "2026-12-09"})
+    assert sms_segments(body) == 1, (len(body), body)
