@@ -452,12 +452,12 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
             f"p99 {result['burst']['answer_p99_ms']} ms, applied {result['burst']['applied_per_s']}/s")
 
         paced = deliveries(args.paced, 900_000, host)
+        pushes_before = len(shopify.sets)
         load = post_all(server.host, server.port, paced, min(args.clients, 8), rate=args.rate,
                         server_pid=server.proc.pid)
         result["paced"] = answer_figures(load, len(paced))
         ledger.wait_applied(args.drain_timeout)
         spans, statuses = ledger.receipt_to_ledger(paced)
-        pushes_before = len(shopify.sets)
         pushed = ledger.wait_pushed(shopify, args.drain_timeout)
         push_spans = ledger.receipt_to_push(paced, shopify)
         result["paced"].update({"rate_per_s": args.rate, "receipt_to_ledger_p50_ms": ms(pct(spans, 0.5)),
