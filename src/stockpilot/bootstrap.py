@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stockpilot.adapters.channels.pushers import default_pushers
 from stockpilot.adapters.db.database import Database
@@ -10,6 +10,7 @@ from stockpilot.adapters.db.migrate import upgrade
 from stockpilot.adapters.system_clock import SystemClock
 from stockpilot.config import Settings
 from stockpilot.domain.clock import Clock
+from stockpilot.runtime.foreground import Foreground
 from stockpilot.services.ads import AdsService
 from stockpilot.services.backorder_notices import BackorderNotices
 from stockpilot.services.catalog import CatalogService
@@ -58,6 +59,8 @@ class Stockpilot:
     backorders: BackorderNotices  # customer backorder notices (docs/notifications.md)
     channel_locations: ChannelLocations  # outbound: which locations feed each channel location
     channel_reconcile: ChannelReconcile  # outbound: drift between channels' counts and available-to-sell
+    # Requests in flight on the API's fast paths; the embedded worker's passes let them go first.
+    foreground: Foreground = field(default_factory=Foreground)
 
     @property
     def db(self) -> Database:

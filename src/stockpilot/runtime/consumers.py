@@ -145,6 +145,7 @@ class ConsumerRunner:
         lease_seconds: float = 60.0,
         batch: int = 100,
         walk_budget_seconds: float | None = None,
+        before_each: Callable[[], object] | None = None,
     ) -> None:
         names = [c.name for c in consumers]
         if len(set(names)) != len(names):
@@ -158,12 +159,15 @@ class ConsumerRunner:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
         self.walk_budget_seconds = walk_budget_seconds
+        self.before_each = before_each  # called before each consumer's pass (the worker lets requests go first)
         self.last_report = RunReport()
 
     def run_once(self) -> int:
         """One batch per consumer; returns how many handler calls committed (details in `last_report`)."""
         report = RunReport()
         for consumer in self.consumers:
+            if self.before_each is not None:
+                self.before_each()
             report.consumers.append(self.run_consumer(consumer))
         self.last_report = report
         return report.processed

@@ -186,6 +186,7 @@ class Dispatcher:
         exclude_topics: Collection[str] = (),
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         batch_size: int = 32,
+        before_each: Callable[[], object] | None = None,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be at least 1")
@@ -203,6 +204,7 @@ class Dispatcher:
         # still gets its own outcome, recorded exactly as a single handler's would be.
         self.batch_handlers = dict(batch_handlers or {})
         self.batch_size = batch_size
+        self.before_each = before_each  # called before each row or batch (the worker lets requests go first)
         # A lane: this dispatcher claims only `topics` (None: all) less `exclude_topics`, so a worker can run
         # local work (applying webhooks) on its own thread, never queued behind a network call (a push, a mail).
         self.topics = None if topics is None else sorted(topics)
@@ -257,6 +259,8 @@ class Dispatcher:
                 self._flush_successes(succeeded, report)
                 report.released = self._release(claims[index:])
                 break
+            if self.before_each is not None:
+                self.before_each()
             group = self._group(claims, index)
             index += len(group)
             for member, result in zip(group, self._deliver(group), strict=True):

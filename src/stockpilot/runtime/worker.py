@@ -45,6 +45,10 @@ class WorkerSettings:
     lane_threads: int = 4
     # A consumer walk commits after this long (the rest is the next pass): on SQLite it holds the one writer.
     walk_budget_seconds: float | None = 0.025
+    # Before each delivery batch and consumer pass, wait this long at most for the API's fast paths to have no
+    # request in flight (runtime/foreground.py); webhook batches are kept small so such a turn stays short.
+    foreground_wait_seconds: float = 0.05
+    lane_batch_size: int = 8
 
 
 class Worker:
@@ -81,13 +85,14 @@ class Worker:
         self.dispatchers = [
             outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=f"{wid}#{n}" if n else wid,
                               lease_seconds=self.settings.lease_seconds, backoff=backoff, outcomes=outcomes,
-                              topics=topics, batch_handlers=batches)
+                              topics=topics, batch_handlers=batches, batch_size=self.settings.lane_batch_size,
+                              before_each=self._let_requests_go_first)
             for topics in lanes for n in range(per_lane)
         ]
         self.dispatcher = outbox.Dispatcher(sp.db, sp.ctx.clock, timed, worker_id=wid,
                                             lease_seconds=self.settings.lease_seconds, backoff=backoff,
                                             outcomes=outcomes, exclude_topics=laned,  # every other topic
-                                            batch_handlers=batches)
+                                            batch_handlers=batches, before_each=self._let_requests_go_first)
         self.dispatchers.append(self.dispatcher)
         self.timer_runner = timers.TimerRunner(
             sp.db, sp.ctx.clock, timer_handlers or {}, worker_id=self.settings.worker_id,
@@ -96,8 +101,11 @@ class Worker:
         self.consumer_runner = ConsumerRunner(
             sp.db, sp.ctx.clock, consumers or [], worker_id=self.settings.worker_id,
             lease_seconds=self.settings.lease_seconds, batch=self.settings.batch,
-            walk_budget_seconds=self.settings.walk_budget_seconds,
+            walk_budget_seconds=self.settings.walk_budget_seconds, before_each=self._let_requests_go_first,
         ) if consumers else None
+
+    def _let_requests_go_first(self) -> None:
+        self.sp.foreground.wait_quiet(self.settings.foreground_wait_seconds)
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
