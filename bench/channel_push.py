@@ -59,11 +59,12 @@ class RecordingShopify(ShopifyAdminApi):
         return answer
 
 
-def fresh_database(backend: str, pg_url: str, tmp: Path, tag: str) -> str:
+def fresh_database(backend: str, pg_url: str, tmp: Path, tag: str, prefix: str = "bench_push") -> str:
+    """An empty database for one run: a SQLite file in `tmp`, or a PostgreSQL database made for it."""
     if backend == "sqlite":
         return f"sqlite:///{tmp / f'{tag}.db'}"
     admin = create_engine(normalise_url(pg_url), isolation_level="AUTOCOMMIT")
-    name = f"bench_push_{tag}_{os.getpid()}"
+    name = f"{prefix}_{tag}_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from stockpilot.adapters.db import catalog_store
 from stockpilot.adapters.db.database import normalise_url
@@ -45,6 +45,8 @@ from stockpilot.services.importer import ImportService
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fakes live with the tests
 from tests.support.shopify_admin_api import ShopifyAdminApi
 from tests.support.woocommerce_api import WooCommerceApi
+
+from channel_push import fresh_database, wait_for
 
 SHOP, TOKEN, LOCATION = "bench-batch.myshopify.com", "shpat_bench_batch", "905684977"
 CK, CS = "ck_bench", "cs_bench"
@@ -65,27 +67,6 @@ class CostingShopify(ShopifyAdminApi):
         return super()._cost(requested, actual)
 
 
-def fresh_database(backend: str, pg_url: str, tmp: Path, tag: str) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp / f'{tag}.db'}"
-    admin = create_engine(normalise_url(pg_url), isolation_level="AUTOCOMMIT")
-    name = f"bench_batch_{tag}_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return pg_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
-
-
 def import_counts(sp: Any, path: Path, counts: dict[str, int]) -> None:
     path.write_text("sku,title,location,on_hand\n" + "".join(f"{s},{s},WH,{n}\n" for s, n in counts.items()))
     report = ImportService(sp.ctx).import_file(path)
@@ -93,7 +74,7 @@ def import_counts(sp: Any, path: Path, counts: dict[str, int]) -> None:
 
 
 def run(backend: str, pg_url: str, tmp: Path, tag: str, *, skus: int, batched: bool) -> dict[str, Any]:
-    url = fresh_database(backend, pg_url, tmp, tag)
+    url = fresh_database(backend, pg_url, tmp, tag, prefix="bench_batch")
     sp = build(Settings(database_url=url, db_pool_size=20))
     names = [f"B-{i:05d}" for i in range(skus)]
     with CostingShopify() as shopify, WooCommerceApi(consumer_key=CK, consumer_secret=CS) as woo:
