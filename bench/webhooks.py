@@ -69,7 +69,7 @@ SKUS = [f"HOOK-{n}" for n in range(10)]
 ITEMS = {sku: str(808950810 + n) for n, sku in enumerate(SKUS)}  # Shopify inventory item per SKU
 SHOPIFY_LOCATION, API_TOKEN, INITIAL = "905684977", "shpat_bench_token", 10**6
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
-BENCH_DB = "stockpilot_bench_webhooks"
+BENCH_DB = f"stockpilot_bench_webhooks_{os.getpid()}"  # per run: two runs at once must not share it
 GOALS = {"accepted_per_s_min": 1000.0, "answer_p99_ms_max": 50.0, "receipt_to_push_p99_ms_max": 1000.0}
 
 BARE_ASGI = '''
