@@ -1,7 +1,8 @@
 """The ledger writer: the only code that changes stock levels.
 
 Every change is one guarded UPDATE of the (SKU, location) row, the matching update of the SKU's totals, an
-append-only movement row and the derived domain events, all in the caller's transaction. The guard is the
+append-only movement row and the derived domain events, all in the caller's transaction (on PostgreSQL the
+first three are one statement, the events a second). The guard is the
 availability predicate itself, evaluated by the database on the locked row, so no unit can be taken twice
 and no retry loop is needed: on PostgreSQL a waiting UPDATE re-checks the predicate against the row that the
 previous holder committed; on SQLite writers are serialised.
@@ -67,6 +68,34 @@ def _level_update(guard_available: bool, guards: tuple[bool, bool, bool, bool]) 
         f"incoming = incoming + ?, updated_at = ? WHERE {' AND '.join(conditions)} "
         "RETURNING on_hand, committed, reserved, incoming"
     )
+
+
+@cache
+def _change_pg(guard_available: bool, guards: tuple[bool, bool, bool, bool]) -> Sql:
+    """PostgreSQL: the SKU lock, the guarded level UPDATE, the totals UPDATE and the movement row in ONE statement
+    (one round trip, not four). The lock order stays the totals row first: the level UPDATE's WHERE needs the
+    locking CTE's id (an InitPlan, evaluated before its scan touches a level row), and the totals UPDATE and the
+    movement INSERT need the level UPDATE's row, so they happen only when the guard held. A guard that waited
+    re-checks against the row the previous holder committed, exactly as the separate UPDATE did; nothing comes
+    back when it refused (or there is no level row yet)."""
+    conditions = ["sku_id = (SELECT id FROM s)", "location_id = ?"]
+    if guard_available:
+        conditions.append("((on_hand - committed) - reserved) + ? >= ?")
+    conditions += [f"{column} + ? >= 0" for guarded, column in zip(guards, _BUCKETS, strict=True) if guarded]
+    changes = "on_hand = on_hand + ?, committed = committed + ?, reserved = reserved + ?, incoming = incoming + ?, " \
+              "updated_at = ?"
+    buckets = "on_hand, committed, reserved, incoming"
+    text = (
+        "WITH s AS (SELECT id FROM skus WHERE id = ? FOR NO KEY UPDATE), "
+        f"l AS (UPDATE stock_levels SET {changes} WHERE {' AND '.join(conditions)} RETURNING {buckets}), "
+        f"t AS (UPDATE skus SET {changes} WHERE id = ? AND EXISTS (SELECT 1 FROM l) RETURNING {buckets}), "
+        "m AS (INSERT INTO movements (idempotency_key, sku_id, location_id, kind, d_on_hand, d_committed, "
+        "d_reserved, d_incoming, source, reference, reason, created_at) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM l) RETURNING id) "
+        "SELECT l.on_hand, l.committed, l.reserved, l.incoming, t.on_hand, t.committed, t.reserved, t.incoming, m.id "
+        "FROM l, t, m"
+    )
+    return Sql(text, text)
 
 
 _TOTALS_UPDATE = Sql(
@@ -137,31 +166,44 @@ def apply(
     `floor` is the lowest `available` the change may leave (None: unguarded); it is only checked when the
     change lowers `available`. Buckets that decrease may never go below zero.
     """
-    lock_sku(conn, sku.id)
     guards = (delta.on_hand < 0, delta.committed < 0, delta.reserved < 0, delta.incoming < 0)
     guard_available = floor is not None and delta.available < 0
-    stmt = _level_update(guard_available, guards)
     ts = raw.time_value(conn, now)
     changes = (delta.on_hand, delta.committed, delta.reserved, delta.incoming)
-    params: list[Any] = [*changes, ts, sku.id, location.id]
-    if guard_available:
-        params += (delta.available, floor)
-    params += (change for guarded, change in zip(guards, changes, strict=True) if guarded)
-    row = raw.execute(conn, stmt, params).fetchone()
-    if row is None:
-        if read_level(conn, sku.id, location.id) is not None:
-            return None  # the guard refused
-        ensure_level(conn, sku.id, location.id, now)
+    guarded_params: list[Any] = [delta.available, floor] if guard_available else []
+    guarded_params += (change for guarded, change in zip(guards, changes, strict=True) if guarded)
+    if conn.dialect.name == "postgresql":
+        stmt = _change_pg(guard_available, guards)
+        params: list[Any] = [sku.id, *changes, ts, location.id, *guarded_params, *changes, ts, sku.id,
+                             idempotency_key, sku.id, location.id, kind.value, *changes, source, reference, reason,
+                             ts]
         row = raw.execute(conn, stmt, params).fetchone()
         if row is None:
-            return None
-    location_after = Levels(*row)
-    totals = raw.execute(conn, _TOTALS_UPDATE, (*changes, ts, sku.id)).fetchone()
-    assert totals is not None, f"SKU row {sku.id} vanished inside its own transaction"
-    total_after = Levels(*totals)
-    movement_id = raw.execute(conn, _MOVEMENT_INSERT, (
-        idempotency_key, sku.id, location.id, kind.value, *changes, source, reference, reason, ts,
-    )).fetchone()[0]
+            if read_level(conn, sku.id, location.id) is not None:
+                return None  # the guard refused
+            ensure_level(conn, sku.id, location.id, now)
+            row = raw.execute(conn, stmt, params).fetchone()
+            if row is None:
+                return None
+        location_after, total_after, movement_id = Levels(*row[0:4]), Levels(*row[4:8]), row[8]
+    else:  # SQLite (one writer: no lock to order); no UPDATE inside WITH, so one statement each
+        stmt = _level_update(guard_available, guards)
+        params = [*changes, ts, sku.id, location.id, *guarded_params]
+        row = raw.execute(conn, stmt, params).fetchone()
+        if row is None:
+            if read_level(conn, sku.id, location.id) is not None:
+                return None  # the guard refused
+            ensure_level(conn, sku.id, location.id, now)
+            row = raw.execute(conn, stmt, params).fetchone()
+            if row is None:
+                return None
+        location_after = Levels(*row)
+        totals = raw.execute(conn, _TOTALS_UPDATE, (*changes, ts, sku.id)).fetchone()
+        assert totals is not None, f"SKU row {sku.id} vanished inside its own transaction"
+        total_after = Levels(*totals)
+        movement_id = raw.execute(conn, _MOVEMENT_INSERT, (
+            idempotency_key, sku.id, location.id, kind.value, *changes, source, reference, reason, ts,
+        )).fetchone()[0]
     derived = derive_events(
         sku=sku.sku,
         location=location.code,
