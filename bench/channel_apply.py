@@ -41,13 +41,15 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, event
 
+from stockpilot.adapters.channels import shopify
 from stockpilot.bootstrap import Stockpilot, build
 from stockpilot.config import Settings
+from stockpilot.domain.channel_messages import PlaceOrder
 from stockpilot.domain.reservations import RequestedLine
 from stockpilot.services.webhook_processing import WebhookProcessor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from channel_push import fresh_database  # noqa: E402
+from channel_push import fresh_database
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify" / \
     "orders_create_captured_activepieces.json"
@@ -148,13 +150,15 @@ def apply_channel(processor: WebhookProcessor, ids: list[int]) -> None:
 
 
 def place_direct(app: Stockpilot, count: int, first: int) -> None:
-    email = "bench@example.com"  # the channel path keeps the order's contact too (when the body has one)
+    (place,) = shopify.parse("orders/create", TEMPLATE)  # the same contact as the channel path keeps (if any)
+    assert isinstance(place, PlaceOrder)
 
     def work(conn: Connection, refs: range) -> None:
         for n in refs:
             with conn.begin_nested():
                 app.orders.place_in(conn, f"direct:{n}", [RequestedLine(SKUS[n % len(SKUS)], 1, None)],
-                                    source="bench", customer_email=email, describe=False)
+                                    source="bench", customer_email=place.customer_email,
+                                    customer_phone=place.customer_phone, describe=False)
 
     for start in range(first, first + count, BATCH):
         refs = range(start, min(start + BATCH, first + count))

@@ -5,7 +5,7 @@ Shared by reservations (units go to `reserved`) and directly placed orders (unit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,9 +26,15 @@ class Placement:
     quantity: int
 
 
-def resolve(conn: Connection, line: RequestedLine) -> tuple[SkuRef, LocationRef | None]:
-    """The line's SKU and its explicit location, if any (the errors of services.lookups, on the hot path)."""
-    sku = placement_store.sku_ref(conn, line.sku)
+def resolve(conn: Connection, line: RequestedLine,
+            known: Mapping[str, SkuRef] | None = None) -> tuple[SkuRef, LocationRef | None]:
+    """The line's SKU and its explicit location, if any (the errors of services.lookups, on the hot path).
+
+    `known`: SKU refs the caller read in this transaction already (a channel line resolved through its listing),
+    so the SKU is not read twice."""
+    sku = known.get(line.sku) if known else None
+    if sku is None:
+        sku = placement_store.sku_ref(conn, line.sku)
     if sku is None:
         raise NotFound(f"unknown SKU {line.sku!r}", sku=line.sku)
     if line.location is None:
@@ -71,16 +77,17 @@ class Allocator:
         self._line_no += 1
         policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
         options: list[tuple[LocationRef, int]] = []
+        overdue: bool | None = None  # unknown until read
         if location is None:
-            options = placement_store.routing_options(self.conn, sku.id)
+            options, overdue = placement_store.routing_options_and_overdue(self.conn, sku.id, self.now)
             if not options:
                 raise ValidationFailed("no locations exist yet: create one first")
             visible = sum(max(available, 0) for _, available in options)
         else:
             level = ledger.read_level(self.conn, sku.id, location.id)
             visible = level.available if level else 0
-        if policy_floor == 0 and visible < line.quantity and not store.has_overdue_on_sku(
-            self.conn, sku.id, self.now
+        if policy_floor == 0 and visible < line.quantity and not (
+            overdue if overdue is not None else store.has_overdue_on_sku(self.conn, sku.id, self.now)
         ):
             # Refused without taking a lock: this read is the committed state at this instant, and no overdue
             # hold could free units, so the stock truly was not there. A sold-out SKU's traffic never queues.
@@ -90,7 +97,9 @@ class Allocator:
         # guarded UPDATE that waited keeps its row lock on PostgreSQL, so expiring after a failed take could
         # deadlock against a concurrent expirer), and a buyer that finds the holds already being expired waits
         # for that transaction, then sees the freed units, instead of being refused while they are available.
-        if self.expire_overdue(self.conn, sku.id, self.now) and location is None:
+        # The routed read already said whether any hold is overdue; when none is, the locking query (which
+        # would lock nothing and expire nothing) is skipped.
+        if overdue is not False and self.expire_overdue(self.conn, sku.id, self.now) and location is None:
             # Expiry freed units: rank (and pick the backorder location) on the figures as they are now.
             options = placement_store.routing_options(self.conn, sku.id)
         if location is not None:

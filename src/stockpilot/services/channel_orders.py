@@ -19,10 +19,9 @@ from stockpilot.domain.channel_messages import (
     ReturnStock,
     Unprocessable,
 )
-from stockpilot.domain.errors import IdempotencyConflict
 from stockpilot.domain.model import MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine
-from stockpilot.services.channel_lines import resolve_sku
+from stockpilot.services.channel_lines import resolve_sku, resolve_sku_ref
 from stockpilot.services.context import Context
 from stockpilot.services.orders import OrderService
 
@@ -48,9 +47,9 @@ class ChannelOrders:
         if updated_at is not None and not delivery_processing_store.advance_watermark(
                 conn, channel["id"], f"order:{command.order_id}", updated_at, self.ctx.clock.now()):
             return {"order": reference, "ignored": f"older than a delivery already applied ({updated_at})"}
-        existing = delivery_processing_store.order_by_reference(conn, reference)
         if isinstance(command, PlaceOrder):
-            return self._place(conn, channel, reference, command, existing)
+            return self._place(conn, channel, reference, command)
+        existing = delivery_processing_store.order_by_reference(conn, reference)
         if isinstance(command, CancelOrder):
             if existing is None:
                 # Nothing was committed for it; the watermark makes a late, older orders/create a no-op.
@@ -66,23 +65,27 @@ class ChannelOrders:
             return {"order": reference, "fulfilled": fulfilled["status"]}
         return self._returns(conn, channel, reference, existing["id"], command)
 
-    def _place(self, conn: Connection, channel: dict[str, Any], reference: str, command: PlaceOrder,
-               existing: dict[str, Any] | None) -> dict[str, Any]:
-        if existing is not None:
+    def _place(self, conn: Connection, channel: dict[str, Any], reference: str,
+               command: PlaceOrder) -> dict[str, Any]:
+        # The reference first: an order placed before (a redelivery, another topic of the same order) is found
+        # by this one INSERT ... ON CONFLICT, whatever its lines resolve to now. What follows runs under the
+        # delivery's savepoint, so a line that does not resolve (Unprocessable) rolls the claim back with it.
+        order_id = self.orders.claim_in(conn, reference, channel["name"])
+        if order_id is None:
+            existing = delivery_processing_store.order_by_reference(conn, reference)
+            assert existing is not None, f"order {reference} vanished inside its own transaction"
             return {"order": reference, "placed": False, "status": existing["status"]}
         location = channel["location"] if command.at_channel_location else None
-        # Every line resolves before anything is applied (an unknown SKU raises Unprocessable first).
-        lines = [RequestedLine(resolve_sku(conn, channel["name"], line), line.quantity, location)
-                 for line in command.lines]
-        try:
-            placed, _created = self.orders.place_in(conn, reference, lines, source=channel["name"],
-                                                    customer_email=command.customer_email,
-                                                    customer_phone=command.customer_phone, describe=False)
-        except IdempotencyConflict:  # placed meanwhile by a redelivery with other lines (an edited order)
-            return {"order": reference, "placed": False}
-        return {"order": reference, "placed": True, "order_id": placed["id"],
-                "lines": [{"sku": ln["sku"], "location": ln["location"], "quantity": ln["quantity"]}
-                          for ln in placed["lines"]]}
+        # Every line resolves before any stock is taken (an unknown SKU raises Unprocessable first).
+        known = {}
+        lines = []
+        for line in command.lines:
+            sku = resolve_sku_ref(conn, channel["name"], line)
+            known[sku.sku] = sku
+            lines.append(RequestedLine(sku.sku, line.quantity, location))
+        placed = self.orders.fill_in(conn, order_id, reference, lines, channel["name"], known=known,
+                                     customer_email=command.customer_email, customer_phone=command.customer_phone)
+        return {"order": reference, "placed": True, "order_id": placed["id"], "lines": placed["lines"]}
 
     def _returns(self, conn: Connection, channel: dict[str, Any], reference: str, order_id: int,
                  command: ReturnStock) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from stockpilot.adapters.db import history_store, ledger
+from stockpilot.adapters.db import history_store, ledger, placement_store
 from stockpilot.adapters.db import reservation_store as store
-from stockpilot.adapters.db.backorder_store import save_contact
+from stockpilot.adapters.db.ledger import SkuRef
 from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
@@ -96,22 +97,46 @@ class OrderService:
             ):
                 raise IdempotencyConflict(f"order reference {reference!r} was already used for different lines")
             return described, False
-        allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
-                              expire_overdue_on_sku)
-        rows: list[dict[str, int]] = []
-        brief: list[dict[str, Any]] = []
-        for line in merged:
-            sku, location = resolve(conn, line)
-            for placed in allocator.place(line, sku, location):
-                rows.append({"sku_id": placed.sku.id, "location_id": placed.location.id,
-                             "quantity": placed.quantity})
-                brief.append({"sku": placed.sku.sku, "location": placed.location.code, "quantity": placed.quantity})
-        store.insert_order_lines(conn, order_id, rows)
-        if customer_email or customer_phone:  # in this transaction: the notice consumer must find it
-            save_contact(conn, order_id, customer_email, customer_phone)
+        brief = self._fill(conn, order_id, reference, merged, source, customer_email, customer_phone, now)
         if not describe:
             return {"id": order_id, "reference": reference, "lines": brief}, True
         return describe_order(conn, order_id), True
+
+    def claim_in(self, conn: Connection, reference: str, source: str) -> int | None:
+        """The header of a new order, in the caller's write transaction; None when the reference is taken.
+
+        With fill_in, `place_in` in two steps: a channel claims the reference before it resolves the lines, so a
+        redelivery of an order placed before is recognised by the one INSERT ... ON CONFLICT, with no read first
+        (and whatever the lines resolve to now). The caller's transaction must roll back if fill_in raises."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise ValidationFailed("reference is required")
+        return store.claim_order_reference(conn, reference, source, None, self.ctx.clock.now())
+
+    def fill_in(self, conn: Connection, order_id: int, reference: str, lines: list[RequestedLine], source: str, *,
+                customer_email: str | None = None, customer_phone: str | None = None,
+                known: Mapping[str, SkuRef] | None = None) -> dict[str, Any]:
+        """Take the stock of a claimed order: {id, reference, lines: [{sku, location, quantity}]}. `known`: SKU
+        refs already read in this transaction (not read again)."""
+        brief = self._fill(conn, order_id, reference, merge_lines(lines), source, customer_email, customer_phone,
+                           self.ctx.clock.now(), known)
+        return {"id": order_id, "reference": reference, "lines": brief}
+
+    def _fill(self, conn: Connection, order_id: int, reference: str, merged: list[RequestedLine], source: str,
+              customer_email: str | None, customer_phone: str | None, now: datetime,
+              known: Mapping[str, SkuRef] | None = None) -> list[dict[str, Any]]:
+        allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
+                              expire_overdue_on_sku)
+        rows: list[tuple[int, int, int]] = []
+        brief: list[dict[str, Any]] = []
+        for line in merged:
+            sku, location = resolve(conn, line, known)
+            for placed in allocator.place(line, sku, location):
+                rows.append((placed.sku.id, placed.location.id, placed.quantity))
+                brief.append({"sku": placed.sku.sku, "location": placed.location.code, "quantity": placed.quantity})
+        placement_store.insert_order_lines(conn, order_id, rows)
+        if customer_email or customer_phone:  # in this transaction: the notice consumer must find it
+            placement_store.save_contact(conn, order_id, customer_email, customer_phone)
+        return brief
 
     def get(self, order_id: int) -> dict[str, Any]:
         with self.ctx.db.read() as conn:

@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 
 from stockpilot.adapters.channels import amazon, bigcommerce, shopify, standard, woocommerce
 from stockpilot.adapters.channels.payload import load_object
-from stockpilot.adapters.db import channel_store
-from stockpilot.adapters.db.delivery_processing_store import delivery_and_channel, finish_received
+from stockpilot.adapters.db import channel_store, delivery_processing_store
+from stockpilot.adapters.db.delivery_processing_store import deliveries_and_channels, finish_received
 from stockpilot.domain.channel_messages import Command, ListingUpkeep, NoEffect, SetCount, Unprocessable
 from stockpilot.domain.errors import Conflict, InsufficientStock, NotFound, StockpilotError, ValidationFailed
 from stockpilot.runtime import outbox
@@ -98,7 +98,7 @@ class WebhookProcessor:
         outcomes: list[Any] = [None] * len(items)
         ids = [int(payload["delivery_id"]) for payload, _key in items]
         with self.ctx.db.read() as conn:
-            found = [delivery_and_channel(conn, delivery_id) for delivery_id in ids]
+            found = deliveries_and_channels(conn, ids)
         todo: list[_Todo] = []
         for index, (delivery_id, got) in enumerate(zip(ids, found, strict=True)):
             if got is None or got[0]["status"] != "received":
@@ -130,13 +130,15 @@ class WebhookProcessor:
     def _settle(self, conn: Connection, item: _Todo) -> Any:
         parking = item.parking
         if parking is None:
+            delivery_processing_store.savepoint(conn)  # applied whole or not at all, alone
             try:
-                with conn.begin_nested():
-                    status, _effects = self._apply_all(conn, item.delivery_id, item.channel, item.commands)
+                status, _effects = self._apply_all(conn, item.delivery_id, item.channel, item.commands)
                 return {"delivery": item.delivery_id, "status": status, "reason": None}
             except _AlreadyFinished:
+                delivery_processing_store.rollback_to_savepoint(conn)
                 return {"delivery": item.delivery_id, "skipped": "finished by another worker"}
             except Exception as exc:
+                delivery_processing_store.rollback_to_savepoint(conn)
                 parking = _parking(exc)
                 if parking is None:
                     return exc

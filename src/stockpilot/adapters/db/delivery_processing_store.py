@@ -1,13 +1,15 @@
 """The processor's per-delivery statements on the bare driver cursor (adapters/db/raw.py).
 
-Applying a delivery is a handful of tiny statements (read it, its watermark, its order, its listing, its outcome)
+Applying a delivery is a handful of tiny statements (read the batch, its savepoint, its watermark, its outcome)
 around the core's own hot path; through Core each costs more to build than to run, and a burst of orders is
 applied at the rate these allow. Same statements, same results as channel_store / catalog_store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -16,9 +18,9 @@ from stockpilot.adapters.db import raw
 
 _CHANNEL_COLUMNS = ("id", "name", "kind", "secret", "shop_domain", "site_url", "store_hash", "api_url",
                     "api_token", "buffer", "location", "active")
-_DELIVERY = raw.Sql(
-    "SELECT d.status, d.topic, d.body, " + ", ".join(f"c.{c}" for c in _CHANNEL_COLUMNS) +
-    " FROM webhook_deliveries d JOIN channels c ON c.id = d.channel_id WHERE d.id = ?"
+_DELIVERIES = (
+    "SELECT d.id, d.status, d.topic, d.body, " + ", ".join(f"c.{c}" for c in _CHANNEL_COLUMNS) +
+    " FROM webhook_deliveries d JOIN channels c ON c.id = d.channel_id WHERE d.id IN ("
 )
 _WATERMARK = raw.Sql(
     "INSERT INTO channel_watermarks (channel_id, item_key, source_updated_at, updated_at) VALUES (?, ?, ?, ?) "
@@ -31,19 +33,32 @@ _FINISH = raw.Sql(
     "WHERE id = ? AND status = 'received'"
 )
 _ORDER = raw.Sql("SELECT id, status FROM orders WHERE reference = ?")
-_LISTING = raw.Sql(
-    "SELECT s.sku FROM channel_listings l JOIN skus s ON s.id = l.sku_id WHERE l.channel = ? AND l.external_id = ?"
-)
+# A delivery's own savepoint. Not released when the delivery applied: COMMIT ends them all, so each costs one
+# statement, not two (the transaction holds at most a batch of them, nested; ROLLBACK TO undoes the newest).
+_SAVEPOINT = raw.Sql("SAVEPOINT delivery")
+_ROLLBACK_TO_SAVEPOINT = raw.Sql("ROLLBACK TO SAVEPOINT delivery")
 
 
-def delivery_and_channel(conn: Connection, delivery_id: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the delivery's status, topic and body; its channel's row), or None if there is no such delivery."""
-    row = raw.execute(conn, _DELIVERY, (delivery_id,)).fetchone()
-    if row is None:
-        return None
-    channel = dict(zip(_CHANNEL_COLUMNS, row[3:], strict=True))
-    channel["active"] = bool(channel["active"])
-    return {"status": row[0], "topic": row[1], "body": bytes(row[2])}, channel
+@cache
+def _deliveries(count: int) -> raw.Sql:
+    return raw.Sql(_DELIVERIES + ", ".join("?" * count) + ")")
+
+
+def deliveries_and_channels(conn: Connection, delivery_ids: Sequence[int]
+                            ) -> list[tuple[dict[str, Any], dict[str, Any]] | None]:
+    """Per id, in order: (the delivery's status, topic and body; its channel's row), or None if there is no such
+    delivery. One statement for a whole batch; rows of one channel share one channel dict."""
+    if not delivery_ids:
+        return []
+    channels: dict[int, dict[str, Any]] = {}
+    found: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for row in raw.execute(conn, _deliveries(len(delivery_ids)), delivery_ids).fetchall():
+        channel = channels.get(row[4])
+        if channel is None:
+            channel = channels[row[4]] = dict(zip(_CHANNEL_COLUMNS, row[4:], strict=True))
+            channel["active"] = bool(channel["active"])
+        found[row[0]] = {"status": row[1], "topic": row[2], "body": bytes(row[3])}, channel
+    return [found.get(delivery_id) for delivery_id in delivery_ids]
 
 
 def advance_watermark(conn: Connection, channel_id: int, item_key: str, source_updated_at: datetime,
@@ -60,12 +75,17 @@ def finish_received(conn: Connection, delivery_id: int, *, status: str, effect: 
                                        delivery_id)).rowcount == 1
 
 
-def listing_sku(conn: Connection, channel: str, external_id: str) -> str | None:
-    row = raw.execute(conn, _LISTING, (channel, external_id)).fetchone()
-    return row[0] if row else None
-
-
 def order_by_reference(conn: Connection, reference: str) -> dict[str, Any] | None:
     """The order's id and status (an order placed from this channel's delivery before), or None."""
     row = raw.execute(conn, _ORDER, (reference,)).fetchone()
     return {"id": row[0], "status": row[1]} if row else None
+
+
+def savepoint(conn: Connection) -> None:
+    """Mark the start of one delivery's effects (undo them with rollback_to_savepoint)."""
+    raw.execute(conn, _SAVEPOINT)
+
+
+def rollback_to_savepoint(conn: Connection) -> None:
+    """Undo everything since the latest savepoint(): the delivery that failed, not the ones applied before it."""
+    raw.execute(conn, _ROLLBACK_TO_SAVEPOINT)

@@ -1,10 +1,15 @@
-"""The catalog reads of placing demand (SKU and location refs, routing options) on the bare cursor.
+"""The statements of placing demand (SKU and location refs, routing options, order lines) on the bare cursor.
 
-The same queries as catalog_store's, which the rest of the code keeps using; these run on every reservation and
-direct order, so they skip SQLAlchemy Core's per-statement cost (see adapters/db/raw.py).
+The same queries as catalog_store's and reservation_store's, which the rest of the code keeps using; these run on
+every reservation, direct order and channel order, so they skip SQLAlchemy Core's per-statement cost (see
+adapters/db/raw.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Connection
 
@@ -23,6 +28,56 @@ _ROUTING_OPTIONS = raw.Sql(
 )
 
 
+# The same routing options, with "does an active hold on the SKU lie past its expiry?" (lock-free, as
+# reservation_store.has_overdue_on_sku): evaluated once per statement, it spares the locking expiry query when no
+# hold is overdue, which is nearly always.
+_ROUTING_OPTIONS_AND_OVERDUE = raw.Sql(
+    "SELECT locations.id, locations.code, locations.priority, "
+    "coalesce((stock_levels.on_hand - stock_levels.committed) - stock_levels.reserved, 0) AS available, "
+    "EXISTS (SELECT 1 FROM reservations WHERE reservations.status = 'active' AND reservations.expires_at <= ? "
+    "AND reservations.id IN (SELECT reservation_lines.reservation_id FROM reservation_lines "
+    "WHERE reservation_lines.sku_id = ?)) AS overdue "
+    "FROM locations LEFT OUTER JOIN stock_levels "
+    "ON stock_levels.location_id = locations.id AND stock_levels.sku_id = ?"
+)
+_CONTACT = raw.Sql("INSERT INTO order_contacts (order_id, email, phone) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+
+
+_LINES_PER_INSERT = 200  # well inside every driver's bound-parameter limit; one statement for any real order
+
+
+@cache
+def _order_lines(count: int) -> raw.Sql:
+    return raw.Sql("INSERT INTO order_lines (order_id, sku_id, location_id, quantity, fulfilled, cancelled, returned) "
+                   "VALUES " + ", ".join(["(?, ?, ?, ?, 0, 0, 0)"] * count))
+
+
+@cache
+def _line_sku(external_ids: int, by_sku: bool) -> raw.Sql:
+    """A channel line's SKU: its listings in the order of its external ids, then the SKU string (rank decides)."""
+    branches = [f"SELECT sku_id, {rank} AS rank FROM channel_listings WHERE channel = ? AND external_id = ?"
+                for rank in range(external_ids)]
+    if by_sku:
+        branches.append(f"SELECT id AS sku_id, {external_ids} AS rank FROM skus WHERE sku = ?")
+    return raw.Sql(
+        "SELECT s.id, s.sku, s.backorder_policy, s.backorder_cap, s.low_stock_threshold FROM ("
+        + " UNION ALL ".join(branches) + ") found JOIN skus s ON s.id = found.sku_id ORDER BY found.rank LIMIT 1"
+    )
+
+
+def line_sku_ref(conn: Connection, channel: str, external_ids: Sequence[str], sku: str | None) -> SkuRef | None:
+    """The SKU a channel's line is (a listing of one of its ids first, else the SKU string), in ONE statement."""
+    if not external_ids and sku is None:
+        return None
+    params: list[str] = []
+    for external_id in external_ids:
+        params += (channel, external_id)
+    if sku is not None:
+        params.append(sku)
+    row = raw.execute(conn, _line_sku(len(external_ids), sku is not None), params).fetchone()
+    return SkuRef(row[0], row[1], BackorderPolicy(row[2]), row[3], row[4]) if row else None
+
+
 def sku_ref(conn: Connection, sku: str) -> SkuRef | None:
     row = raw.execute(conn, _SKU_REF, (sku,)).fetchone()
     return SkuRef(row[0], row[1], BackorderPolicy(row[2]), row[3], row[4]) if row else None
@@ -36,3 +91,25 @@ def location_ref(conn: Connection, code: str) -> LocationRef | None:
 def routing_options(conn: Connection, sku_id: int) -> list[tuple[LocationRef, int]]:
     rows = raw.execute(conn, _ROUTING_OPTIONS, (sku_id,)).fetchall()
     return [(LocationRef(r[0], r[1], r[2]), int(r[3])) for r in rows]
+
+
+def routing_options_and_overdue(conn: Connection, sku_id: int, now: datetime
+                                ) -> tuple[list[tuple[LocationRef, int]], bool]:
+    """routing_options, and whether some active hold on the SKU is overdue at `now`, in one statement."""
+    rows = raw.execute(conn, _ROUTING_OPTIONS_AND_OVERDUE, (raw.time_value(conn, now), sku_id, sku_id)).fetchall()
+    return [(LocationRef(r[0], r[1], r[2]), int(r[3])) for r in rows], any(bool(r[4]) for r in rows)
+
+
+def insert_order_lines(conn: Connection, order_id: int, lines: Sequence[tuple[int, int, int]]) -> None:
+    """The order's lines, (sku_id, location_id, quantity) each, in one multi-row INSERT (nothing shipped yet)."""
+    for start in range(0, len(lines), _LINES_PER_INSERT):
+        chunk = lines[start:start + _LINES_PER_INSERT]
+        params: list[int] = []
+        for sku_id, location_id, quantity in chunk:
+            params += (order_id, sku_id, location_id, quantity)
+        raw.execute(conn, _order_lines(len(chunk)), params)
+
+
+def save_contact(conn: Connection, order_id: int, email: str | None, phone: str | None) -> None:
+    """As backorder_store.save_contact: who placed the order (either may be None, not both)."""
+    raw.execute(conn, _CONTACT, (order_id, email, phone))
