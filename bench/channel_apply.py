@@ -229,6 +229,13 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         return result
     finally:
         app.close()
+        if backend == "postgresql":
+            drop_database(args.pg_url, url)
+
+
+def drop_database(pg_url: str, url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -127,3 +127,26 @@ def test_an_order_with_many_lines_keeps_them_in_order(app):
     again, created = app.orders.place("big-order", lines)
     assert not created and again["lines"] == placed["lines"]
     assert app.checker.run().problems == []
+
+
+def test_routing_read_with_a_line_is_read_again_once_an_expiry_freed_units_of_it(app, client, rt, clock):
+    # Two locations of equal priority: the one with more available comes first. A multi-SKU hold on A and B
+    # has expired; the order's A line expires it, which frees B's units at L1. B's routing, read with B's line
+    # before that, said L1 had none: B must be routed on the figures as they are after the expiry (L1 first).
+    for code in ("L1", "L2"):
+        app.catalog.create_location(code, code, "warehouse", 5)
+    for sku, counts in (("A", {"L1": 1}), ("B", {"L1": 3, "L2": 2})):
+        app.catalog.upsert_sku(sku, {"title": sku})
+        for code, units in counts.items():
+            app.stock.adjust(sku=sku, location=code, on_hand=units, idempotency_key=f"seed:{sku}:{code}")
+    held, _ = app.reservations.reserve("cart", [line("A", 1), line("B", 3)], ttl_seconds=60)
+    assert {(ln["sku"], ln["location"]) for ln in held["lines"]} == {("A", "L1"), ("B", "L1")}
+    clock.advance(seconds=61)
+    add_shopify(client)
+    post_shopify(client, "orders/create", two_line_order(11, ("A", 1), ("B", 2)))
+    rt.settle()
+    (row,) = deliveries(client)
+    assert row["status"] == "processed", row
+    placed = {ln["sku"]: ln["location"] for ln in row["effect"][0]["lines"]}
+    assert placed == {"A": "L1", "B": "L1"}
+    assert app.checker.run().problems == []

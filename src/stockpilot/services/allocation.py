@@ -18,6 +18,19 @@ from stockpilot.domain.errors import InsufficientStock, NotFound, ValidationFail
 from stockpilot.domain.model import Delta, MovementKind, availability_floor
 from stockpilot.domain.reservations import LocationOption, RequestedLine, rank_locations
 
+# What a routed line's SKU had, read with the SKU itself earlier in the same transaction: its routing options
+# and whether a hold on it was overdue (placement_store.line_sku_routing).
+Routing = tuple[list[tuple[LocationRef, int]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSku:
+    """A SKU the caller already read in this transaction (a channel line resolved through its listing), and, for
+    a routed line, its routing as read then."""
+
+    ref: SkuRef
+    routing: Routing | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -27,14 +40,12 @@ class Placement:
 
 
 def resolve(conn: Connection, line: RequestedLine,
-            known: Mapping[str, SkuRef] | None = None) -> tuple[SkuRef, LocationRef | None]:
+            known: Mapping[str, KnownSku] | None = None) -> tuple[SkuRef, LocationRef | None]:
     """The line's SKU and its explicit location, if any (the errors of services.lookups, on the hot path).
 
-    `known`: SKU refs the caller read in this transaction already (a channel line resolved through its listing),
-    so the SKU is not read twice."""
-    sku = known.get(line.sku) if known else None
-    if sku is None:
-        sku = placement_store.sku_ref(conn, line.sku)
+    `known`: SKUs the caller read in this transaction already, so the SKU is not read twice."""
+    hit = known.get(line.sku) if known else None
+    sku = hit.ref if hit else placement_store.sku_ref(conn, line.sku)
     if sku is None:
         raise NotFound(f"unknown SKU {line.sku!r}", sku=line.sku)
     if line.location is None:
@@ -59,6 +70,7 @@ class Allocator:
     source: str
     expire_overdue: ExpireOverdue
     _line_no: int = 0
+    _expired: int = 0  # reservations this allocator expired (each may have freed units of other SKUs too)
 
     def _delta(self, quantity: int) -> Delta:
         return Delta(reserved=quantity) if self.kind is MovementKind.RESERVE else Delta(committed=quantity)
@@ -72,14 +84,20 @@ class Allocator:
         )
         return applied is not None
 
-    def place(self, line: RequestedLine, sku: SkuRef, location: LocationRef | None) -> list[Placement]:
-        """Take `line.quantity` units or raise InsufficientStock; the caller's transaction is all-or-nothing."""
+    def place(self, line: RequestedLine, sku: SkuRef, location: LocationRef | None,
+              routing: Routing | None = None) -> list[Placement]:
+        """Take `line.quantity` units or raise InsufficientStock; the caller's transaction is all-or-nothing.
+
+        `routing`: the SKU's routing as read earlier in this transaction, before this allocator placed anything
+        (the caller's lines are one per SKU): used only while no expiry here could have changed it since."""
         self._line_no += 1
         policy_floor = availability_floor(sku.backorder_policy, sku.backorder_cap)
         options: list[tuple[LocationRef, int]] = []
         overdue: bool | None = None  # unknown until read
         if location is None:
-            options, overdue = placement_store.routing_options_and_overdue(self.conn, sku.id, self.now)
+            if routing is None or self._expired:
+                routing = placement_store.routing_options_and_overdue(self.conn, sku.id, self.now)
+            options, overdue = routing
             if not options:
                 raise ValidationFailed("no locations exist yet: create one first")
             visible = sum(max(available, 0) for _, available in options)
@@ -99,7 +117,9 @@ class Allocator:
         # for that transaction, then sees the freed units, instead of being refused while they are available.
         # The routed read already said whether any hold is overdue; when none is, the locking query (which
         # would lock nothing and expire nothing) is skipped.
-        if overdue is not False and self.expire_overdue(self.conn, sku.id, self.now) and location is None:
+        expired = self.expire_overdue(self.conn, sku.id, self.now) if overdue is not False else 0
+        self._expired += expired
+        if expired and location is None:
             # Expiry freed units: rank (and pick the backorder location) on the figures as they are now.
             options = placement_store.routing_options(self.conn, sku.id)
         if location is not None:

@@ -21,7 +21,8 @@ from stockpilot.domain.channel_messages import (
 )
 from stockpilot.domain.model import MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine
-from stockpilot.services.channel_lines import resolve_sku, resolve_sku_ref
+from stockpilot.services.allocation import KnownSku
+from stockpilot.services.channel_lines import resolve_known_sku, resolve_sku, resolve_sku_ref
 from stockpilot.services.context import Context
 from stockpilot.services.orders import OrderService
 
@@ -76,13 +77,16 @@ class ChannelOrders:
             assert existing is not None, f"order {reference} vanished inside its own transaction"
             return {"order": reference, "placed": False, "status": existing["status"]}
         location = channel["location"] if command.at_channel_location else None
-        # Every line resolves before any stock is taken (an unknown SKU raises Unprocessable first).
-        known = {}
+        # Every line resolves before any stock is taken (an unknown SKU raises Unprocessable first); a routed
+        # line's SKU comes with its routing options, so the core reads neither again.
+        now = self.ctx.clock.now()
+        known: dict[str, KnownSku] = {}
         lines = []
         for line in command.lines:
-            sku = resolve_sku_ref(conn, channel["name"], line)
-            known[sku.sku] = sku
-            lines.append(RequestedLine(sku.sku, line.quantity, location))
+            sku = (resolve_known_sku(conn, channel["name"], line, now) if location is None
+                   else KnownSku(resolve_sku_ref(conn, channel["name"], line)))
+            known[sku.ref.sku] = sku
+            lines.append(RequestedLine(sku.ref.sku, line.quantity, location))
         placed = self.orders.fill_in(conn, order_id, reference, lines, channel["name"], known=known,
                                      customer_email=command.customer_email, customer_phone=command.customer_phone)
         return {"order": reference, "placed": True, "order_id": placed["id"], "lines": placed["lines"]}

@@ -10,11 +10,10 @@ from sqlalchemy import Connection
 
 from stockpilot.adapters.db import history_store, ledger, placement_store
 from stockpilot.adapters.db import reservation_store as store
-from stockpilot.adapters.db.ledger import SkuRef
 from stockpilot.domain.errors import Conflict, IdempotencyConflict, NotFound, ValidationFailed
 from stockpilot.domain.model import Delta, MovementKind, OrderStatus
 from stockpilot.domain.reservations import RequestedLine, merge_lines, units_per_sku
-from stockpilot.services.allocation import Allocator, resolve
+from stockpilot.services.allocation import Allocator, KnownSku, resolve
 from stockpilot.services.context import Context
 from stockpilot.services.expiry import expire_overdue_on_sku
 from stockpilot.services.lookups import require_location, require_sku
@@ -114,23 +113,24 @@ class OrderService:
 
     def fill_in(self, conn: Connection, order_id: int, reference: str, lines: list[RequestedLine], source: str, *,
                 customer_email: str | None = None, customer_phone: str | None = None,
-                known: Mapping[str, SkuRef] | None = None) -> dict[str, Any]:
-        """Take the stock of a claimed order: {id, reference, lines: [{sku, location, quantity}]}. `known`: SKU
-        refs already read in this transaction (not read again)."""
+                known: Mapping[str, KnownSku] | None = None) -> dict[str, Any]:
+        """Take the stock of a claimed order: {id, reference, lines: [{sku, location, quantity}]}. `known`: SKUs
+        (and their routing) read in this transaction already, not read again."""
         brief = self._fill(conn, order_id, reference, merge_lines(lines), source, customer_email, customer_phone,
                            self.ctx.clock.now(), known)
         return {"id": order_id, "reference": reference, "lines": brief}
 
     def _fill(self, conn: Connection, order_id: int, reference: str, merged: list[RequestedLine], source: str,
               customer_email: str | None, customer_phone: str | None, now: datetime,
-              known: Mapping[str, SkuRef] | None = None) -> list[dict[str, Any]]:
+              known: Mapping[str, KnownSku] | None = None) -> list[dict[str, Any]]:
         allocator = Allocator(conn, now, MovementKind.COMMIT, f"order:{order_id}", reference, source,
                               expire_overdue_on_sku)
         rows: list[tuple[int, int, int]] = []
         brief: list[dict[str, Any]] = []
         for line in merged:
             sku, location = resolve(conn, line, known)
-            for placed in allocator.place(line, sku, location):
+            hit = known.get(line.sku) if known else None
+            for placed in allocator.place(line, sku, location, hit.routing if hit else None):
                 rows.append((placed.sku.id, placed.location.id, placed.quantity))
                 brief.append({"sku": placed.sku.sku, "location": placed.location.code, "quantity": placed.quantity})
         placement_store.insert_order_lines(conn, order_id, rows)

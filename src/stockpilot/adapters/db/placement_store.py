@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -31,12 +32,13 @@ _ROUTING_OPTIONS = raw.Sql(
 # The same routing options, with "does an active hold on the SKU lie past its expiry?" (lock-free, as
 # reservation_store.has_overdue_on_sku): evaluated once per statement, it spares the locking expiry query when no
 # hold is overdue, which is nearly always.
+_OVERDUE_ON = ("EXISTS (SELECT 1 FROM reservations WHERE reservations.status = 'active' AND reservations.expires_at "
+               "<= ? AND reservations.id IN (SELECT reservation_lines.reservation_id FROM reservation_lines "
+               "WHERE reservation_lines.sku_id = {sku_id}))")
 _ROUTING_OPTIONS_AND_OVERDUE = raw.Sql(
     "SELECT locations.id, locations.code, locations.priority, "
     "coalesce((stock_levels.on_hand - stock_levels.committed) - stock_levels.reserved, 0) AS available, "
-    "EXISTS (SELECT 1 FROM reservations WHERE reservations.status = 'active' AND reservations.expires_at <= ? "
-    "AND reservations.id IN (SELECT reservation_lines.reservation_id FROM reservation_lines "
-    "WHERE reservation_lines.sku_id = ?)) AS overdue "
+    + _OVERDUE_ON.format(sku_id="?") + " AS overdue "
     "FROM locations LEFT OUTER JOIN stock_levels "
     "ON stock_levels.location_id = locations.id AND stock_levels.sku_id = ?"
 )
@@ -61,19 +63,56 @@ def _line_sku(external_ids: int, by_sku: bool) -> raw.Sql:
         branches.append(f"SELECT id AS sku_id, {external_ids} AS rank FROM skus WHERE sku = ?")
     return raw.Sql(
         "SELECT s.id, s.sku, s.backorder_policy, s.backorder_cap, s.low_stock_threshold FROM ("
-        + " UNION ALL ".join(branches) + ") found JOIN skus s ON s.id = found.sku_id ORDER BY found.rank LIMIT 1"
+        + " UNION ALL ".join(branches) + ") candidates JOIN skus s ON s.id = candidates.sku_id "
+        "ORDER BY candidates.rank LIMIT 1"
     )
+
+
+@cache
+def _line_routing(external_ids: int, by_sku: bool) -> raw.Sql:
+    """_line_sku's SKU with the routing options (and overdue flag) of _ROUTING_OPTIONS_AND_OVERDUE: one row per
+    location (a row with NULL location columns when there is none)."""
+    return raw.Sql(
+        "WITH found AS (" + _line_sku(external_ids, by_sku).sqlite + ") "
+        "SELECT found.id, found.sku, found.backorder_policy, found.backorder_cap, found.low_stock_threshold, "
+        "locations.id, locations.code, locations.priority, "
+        "coalesce((stock_levels.on_hand - stock_levels.committed) - stock_levels.reserved, 0), "
+        + _OVERDUE_ON.format(sku_id="found.id") +
+        " FROM found LEFT OUTER JOIN locations ON 1 = 1 LEFT OUTER JOIN stock_levels "
+        "ON stock_levels.location_id = locations.id AND stock_levels.sku_id = found.id"
+    )
+
+
+def _line_params(channel: str, external_ids: Sequence[str], sku: str | None) -> list[Any]:
+    params: list[Any] = []
+    for external_id in external_ids:
+        params += (channel, external_id)
+    if sku is not None:
+        params.append(sku)
+    return params
+
+
+def line_sku_routing(conn: Connection, channel: str, external_ids: Sequence[str], sku: str | None, now: datetime
+                     ) -> tuple[SkuRef, list[tuple[LocationRef, int]], bool] | None:
+    """line_sku_ref and, for that SKU, routing_options_and_overdue: what a routed channel line needs, in ONE
+    statement (None: no such SKU)."""
+    if not external_ids and sku is None:
+        return None
+    params = [*_line_params(channel, external_ids, sku), raw.time_value(conn, now)]
+    rows = raw.execute(conn, _line_routing(len(external_ids), sku is not None), params).fetchall()
+    if not rows:
+        return None
+    first = rows[0]
+    ref = SkuRef(first[0], first[1], BackorderPolicy(first[2]), first[3], first[4])
+    options = [(LocationRef(r[5], r[6], r[7]), int(r[8])) for r in rows if r[5] is not None]
+    return ref, options, bool(first[9]) and bool(options)
 
 
 def line_sku_ref(conn: Connection, channel: str, external_ids: Sequence[str], sku: str | None) -> SkuRef | None:
     """The SKU a channel's line is (a listing of one of its ids first, else the SKU string), in ONE statement."""
     if not external_ids and sku is None:
         return None
-    params: list[str] = []
-    for external_id in external_ids:
-        params += (channel, external_id)
-    if sku is not None:
-        params.append(sku)
+    params = _line_params(channel, external_ids, sku)
     row = raw.execute(conn, _line_sku(len(external_ids), sku is not None), params).fetchone()
     return SkuRef(row[0], row[1], BackorderPolicy(row[2]), row[3], row[4]) if row else None
 
