@@ -9,10 +9,11 @@ Per backend (`--backend sqlite|postgresql|both`), in one process, on a fresh dat
   baseline  the same lines placed as direct orders through OrderService.place_in, 8 to a write transaction with
             a savepoint each: the core without the channel layer, measured in the same run.
 Figures per path: applied per second (wall clock: a loaded machine moves it, compare the ratio), CPU seconds per
-order in this process (time.process_time), and statements per order counted at the DB-API level (SQLite's trace
-callback sees every statement the library runs, BEGIN / SAVEPOINT / COMMIT included; on PostgreSQL a counting
-cursor sees every execute, and each transaction adds its BEGIN and COMMIT round trips). The outbox's own claim
-and delivered writes (runtime/outbox.py, around the batch handler) are not in either path.
+order in this process (time.process_time), and statements and round trips per order counted at the DB-API level
+(SQLite's trace callback sees every statement the library runs, BEGIN / SAVEPOINT / COMMIT included, and there a
+round trip is a statement; on PostgreSQL a counting cursor sees every execute, a pipeline is one round trip for
+all it carries, and each transaction adds its BEGIN and COMMIT round trips). The outbox's own claim and delivered
+writes (runtime/outbox.py, around the batch handler) are not in either path.
 
     python bench/channel_apply.py                           # both backends
     python bench/channel_apply.py --backend sqlite --orders 400
@@ -34,7 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +63,13 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class Counter:
-    """Statements run on the database, counted at the driver (see the module docstring)."""
+    """Statements run on the database and round trips to it, counted at the driver (see the module docstring)."""
 
     def __init__(self) -> None:
         self.statements = 0
+        self.trips = 0  # PostgreSQL: statements sent on their own, plus one per pipeline
         self.transactions = 0
+        self._piped = 0
 
     def install(self, app: Stockpilot) -> None:
         engine = app.ctx.db.engine
@@ -78,15 +82,27 @@ class Counter:
         else:
             class CountingCursor(psycopg.Cursor):  # type: ignore[type-arg]
                 def execute(self, *args: Any, **kwargs: Any) -> Any:
-                    counter.statements += 1
+                    counter._sent()
                     return super().execute(*args, **kwargs)
 
                 def executemany(self, *args: Any, **kwargs: Any) -> Any:
-                    counter.statements += 1  # one pipelined round trip (psycopg 3.1+)
+                    counter._sent()  # one pipelined round trip (psycopg 3.1+)
                     return super().executemany(*args, **kwargs)
+
+            class CountingConnection(psycopg.Connection):  # type: ignore[type-arg]
+                @contextmanager
+                def pipeline(self) -> Iterator[Any]:
+                    counter.trips += 1  # everything sent inside goes in one round trip
+                    counter._piped += 1
+                    try:
+                        with super().pipeline() as pipeline:
+                            yield pipeline
+                    finally:
+                        counter._piped -= 1
 
             @event.listens_for(engine, "connect")
             def _count(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.__class__ = CountingConnection
                 dbapi_connection.cursor_factory = CountingCursor
 
             @event.listens_for(engine, "commit")
@@ -100,10 +116,16 @@ class Counter:
 
     def _seen(self, _statement: str) -> None:
         self.statements += 1
+        self.trips += 1
+
+    def _sent(self) -> None:
+        self.statements += 1
+        if not self._piped:
+            self.trips += 1
 
     def round_trips(self, dialect: str) -> int:
         # psycopg sends BEGIN itself before a transaction's first statement, and COMMIT / ROLLBACK at its end.
-        return self.statements + (2 * self.transactions if dialect == "postgresql" else 0)
+        return self.trips + (2 * self.transactions if dialect == "postgresql" else 0)
 
 
 def order_body(order_id: int, sku: str) -> bytes:
@@ -174,8 +196,8 @@ def measure(counter: Counter, dialect: str, count: int, run: Callable[[], None])
     return {
         "orders": count, "applied_per_s": round(count / wall, 1),
         "cpu_ms_per_order": round(1000 * cpu / count, 3),
-        "statements_per_order": round((counter.round_trips(dialect) - trips_before) / count, 2),
-        "executes_per_order": round((counter.statements - statements) / count, 2),
+        "round_trips_per_order": round((counter.round_trips(dialect) - trips_before) / count, 2),
+        "statements_per_order": round((counter.statements - statements) / count, 2),
         "transactions": counter.transactions - transactions,
     }
 
@@ -215,6 +237,7 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         channel, direct = result["channel"], result["direct"]
         result["channel_over_direct"] = {
             "statements": round(channel["statements_per_order"] / direct["statements_per_order"], 2),
+            "round_trips": round(channel["round_trips_per_order"] / direct["round_trips_per_order"], 2),
             "cpu": round(channel["cpu_ms_per_order"] / direct["cpu_ms_per_order"], 2),
             "rate": round(channel["applied_per_s"] / direct["applied_per_s"], 2),
         }
@@ -246,7 +269,8 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
     wall = a["orders"] / a["applied_per_s"] + b["orders"] / b["applied_per_s"]
     return {"orders": count, "applied_per_s": round(count / wall, 1), "cpu_ms_per_order": mean("cpu_ms_per_order"),
-            "statements_per_order": mean("statements_per_order"), "executes_per_order": mean("executes_per_order"),
+            "statements_per_order": mean("statements_per_order"),
+            "round_trips_per_order": mean("round_trips_per_order"),
             "transactions": a["transactions"] + b["transactions"]}
 
 
@@ -265,8 +289,10 @@ def main() -> None:
             for path in ("channel", "direct"):
                 f = result[path]
                 print(f"{backend:10} {path:8} {f['applied_per_s']:8.1f} orders/s  {f['cpu_ms_per_order']:6.3f} ms CPU"
-                      f"/order  {f['statements_per_order']:5.2f} statements/order")
+                      f"/order  {f['statements_per_order']:5.2f} statements/order  {f['round_trips_per_order']:5.2f} "
+                      "round trips/order")
             print(f"{backend:10} channel/direct: statements x{result['channel_over_direct']['statements']}, "
+                  f"round trips x{result['channel_over_direct']['round_trips']}, "
                   f"CPU x{result['channel_over_direct']['cpu']}, rate x{result['channel_over_direct']['rate']}; "
                   f"check problems {result['check_problems']}")
             results.append(result)

@@ -150,3 +150,19 @@ def test_routing_read_with_a_line_is_read_again_once_an_expiry_freed_units_of_it
     placed = {ln["sku"]: ln["location"] for ln in row["effect"][0]["lines"]}
     assert placed == {"A": "L1", "B": "L1"}
     assert app.checker.run().problems == []
+
+
+def test_a_missed_create_is_placed_and_shipped_by_its_fulfilment_in_one_delivery(app, client, rt):
+    # The place's order lines and events are held back to share a round trip (PostgreSQL); the fulfilment then
+    # reads the lines through Core in the same delivery, so they must be there by then.
+    stock(app, "sku-hosted-1", {"WH": 10})
+    add_shopify(client)
+    post_shopify(client, "orders/fulfilled", shopify_order(order_id=21, quantity=3))
+    rt.settle()
+    (row,) = deliveries(client)
+    assert row["status"] == "processed", row
+    after = totals(app, "sku-hosted-1")
+    assert (after["on_hand"], after["committed"]) == (7, 0)
+    (order,) = [o for o in app.stock.movements(sku="sku-hosted-1") if o["kind"] == "fulfil"]
+    assert order["reference"] == "shopify:activepieces-test.myshopify.com:21"
+    assert app.checker.run().problems == []

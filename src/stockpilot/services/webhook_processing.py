@@ -121,10 +121,11 @@ class WebhookProcessor:
     def _apply_some(self, conn: Connection, todo: list[_Todo], outcomes: list[Any]) -> int:
         """Apply deliveries from the front of `todo` until the budget is spent; returns how many were settled."""
         deadline = time.monotonic() + APPLY_BUDGET_SECONDS
-        for done, item in enumerate(todo):
-            if done and time.monotonic() >= deadline:
-                return done  # commit these; the rest go in the next transaction
-            outcomes[item.index] = self._settle(conn, item)
+        with delivery_processing_store.sharing_round_trips(conn):
+            for done, item in enumerate(todo):
+                if done and time.monotonic() >= deadline:
+                    return done  # commit these; the rest go in the next transaction
+                outcomes[item.index] = self._settle(conn, item)
         return len(todo)
 
     def _settle(self, conn: Connection, item: _Todo) -> Any:

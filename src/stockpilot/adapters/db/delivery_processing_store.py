@@ -8,6 +8,7 @@ applied at the rate these allow. Same statements, same results as channel_store 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -81,11 +82,19 @@ def order_by_reference(conn: Connection, reference: str) -> dict[str, Any] | Non
     return {"id": row[0], "status": row[1]} if row else None
 
 
+def sharing_round_trips(conn: Connection) -> AbstractContextManager[None]:
+    """A batch's write transaction in which statements nobody reads the answer of (savepoints, event rows, order
+    lines) travel with the next one that is read (raw.deferring: PostgreSQL pipelines)."""
+    return raw.deferring(conn)
+
+
 def savepoint(conn: Connection) -> None:
     """Mark the start of one delivery's effects (undo them with rollback_to_savepoint)."""
-    raw.execute(conn, _SAVEPOINT)
+    raw.defer(conn, _SAVEPOINT)
 
 
 def rollback_to_savepoint(conn: Connection) -> None:
     """Undo everything since the latest savepoint(): the delivery that failed, not the ones applied before it."""
+    if raw.drop_deferred_from(conn, _SAVEPOINT):
+        return  # the savepoint was still held back, and all after it: none of it reached the database
     raw.execute(conn, _ROLLBACK_TO_SAVEPOINT)

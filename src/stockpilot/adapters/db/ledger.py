@@ -217,10 +217,7 @@ def apply(
     )
     rows = [(e.kind.value, e.sku, e.location, raw.json_value({**e.payload, "movement_id": movement_id}), ts)
             for e in derived]
-    if len(rows) == 1:
-        raw.execute(conn, _EVENT_INSERT, rows[0])
-    elif rows:
-        raw.executemany(conn, _EVENT_INSERT, rows)
+    raw.defer_many(conn, _EVENT_INSERT, rows)  # nobody reads the answer: within raw.deferring, no round trip
     if rows:
         request_local_wakeup(conn, EVENTS_CHANNEL)
     return Applied(location_after, total_after, movement_id, derived)

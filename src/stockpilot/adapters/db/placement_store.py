@@ -140,15 +140,16 @@ def routing_options_and_overdue(conn: Connection, sku_id: int, now: datetime
 
 
 def insert_order_lines(conn: Connection, order_id: int, lines: Sequence[tuple[int, int, int]]) -> None:
-    """The order's lines, (sku_id, location_id, quantity) each, in one multi-row INSERT (nothing shipped yet)."""
+    """The order's lines, (sku_id, location_id, quantity) each, in one multi-row INSERT (nothing shipped yet);
+    deferred within raw.deferring (nothing reads its answer)."""
     for start in range(0, len(lines), _LINES_PER_INSERT):
         chunk = lines[start:start + _LINES_PER_INSERT]
         params: list[int] = []
         for sku_id, location_id, quantity in chunk:
             params += (order_id, sku_id, location_id, quantity)
-        raw.execute(conn, _order_lines(len(chunk)), params)
+        raw.defer(conn, _order_lines(len(chunk)), params)
 
 
 def save_contact(conn: Connection, order_id: int, email: str | None, phone: str | None) -> None:
     """As backorder_store.save_contact: who placed the order (either may be None, not both)."""
-    raw.execute(conn, _CONTACT, (order_id, email, phone))
+    raw.defer(conn, _CONTACT, (order_id, email, phone))
