@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from stockpilot.adapters.db.channel_push_lock import lock_pushes
 from stockpilot.adapters.db.tables import (
     channel_listings,
     channel_push_batches,
@@ -28,6 +29,7 @@ def join_open(conn: Connection, channel_id: int, not_before: datetime | None) ->
     """Take a place in the channel's open batch, if one has room and is not due before `not_before` (the row's own
     window). The conditional update takes the batch row's lock (PostgreSQL) before it re-checks `sealed_at`, so a
     batch being sealed at this moment is either joined before its members are read, or not joined at all."""
+    lock_pushes(conn)
     inner = _b.alias("open_batch")
     conditions = [inner.c.channel_id == channel_id, inner.c.sealed_at.is_(None), inner.c.size < inner.c.limit]
     if not_before is not None:
@@ -39,6 +41,7 @@ def join_open(conn: Connection, channel_id: int, not_before: datetime | None) ->
 
 
 def open_batch(conn: Connection, channel_id: int, limit: int, due: datetime, now: datetime) -> int:
+    lock_pushes(conn)
     return int(conn.execute(insert(_b).values(channel_id=channel_id, size=1, limit=limit, due_at=due,
                                               created_at=now).returning(_b.c.id)).scalar_one())
 
@@ -51,12 +54,14 @@ def last_sealed_at(conn: Connection, channel_id: int) -> datetime | None:
 
 
 def assign(conn: Connection, channel_id: int, sku_id: int, batch_id: int | None) -> None:
+    lock_pushes(conn)
     conn.execute(update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
                  .values(batch_id=batch_id))
 
 
 def seal(conn: Connection, batch_id: int, now: datetime) -> tuple[datetime, list[int]]:
     """Close the batch to newcomers (a retry finds it sealed already): (when it was sealed, the SKUs it carries)."""
+    lock_pushes(conn)
     conn.execute(update(_b).where(_b.c.id == batch_id, _b.c.sealed_at.is_(None)).values(sealed_at=now))
     sealed_at = conn.execute(select(_b.c.sealed_at).where(_b.c.id == batch_id)).scalar_one_or_none()
     return sealed_at or now, members(conn, batch_id)
@@ -68,6 +73,7 @@ def members(conn: Connection, batch_id: int) -> list[int]:
 
 
 def finish(conn: Connection, channel_id: int, batch_id: int, lines: int, now: datetime) -> None:
+    lock_pushes(conn)
     conn.execute(update(_b).where(_b.c.id == batch_id).values(finished_at=now, lines=lines))
     conn.execute(delete(_b).where(_b.c.channel_id == channel_id, _b.c.sealed_at < now - KEEP_FINISHED,
                                   _b.c.finished_at.is_not(None)))

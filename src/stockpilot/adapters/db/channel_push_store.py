@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from stockpilot.adapters.db import raw
+from stockpilot.adapters.db.channel_push_lock import lock_pushes
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import (
     channel_listings,
@@ -140,6 +141,7 @@ def note_change(conn: Connection, channel_id: int, sku_id: int, now: datetime) -
     push finishing at the same moment either sees this generation (and books a follow-up) or has already cleared
     `queued` (and this transaction queues a new push). Never both, never neither.
     """
+    lock_pushes(conn)
     ts = raw.time_value(conn, now)
     raw.execute(conn, _NEW_STATE, (channel_id, sku_id, False, ts))
     raw.execute(conn, _BUMP, (ts, channel_id, sku_id))
@@ -180,6 +182,7 @@ def finish_push(conn: Connection, channel_id: int, sku_id: int, read_generation:
     }
     if sent:
         values.update(pushes=_st.c.pushes + 1, last_pushed_at=pushed_at or now)
+    lock_pushes(conn)
     row = conn.execute(
         update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id).values(**values)
         .returning(_st.c.generation, _st.c.queued)
@@ -191,6 +194,7 @@ def finish_push(conn: Connection, channel_id: int, sku_id: int, read_generation:
 
 def give_up(conn: Connection, channel_id: int, sku_id: int, now: datetime) -> None:
     """The outbox gave up on the push: the next stock change queues a new one."""
+    lock_pushes(conn)
     conn.execute(update(_st).where(_st.c.channel_id == channel_id, _st.c.sku_id == sku_id)
                  .values(queued=False, updated_at=now))
 
@@ -211,6 +215,7 @@ def confirmed_value(conn: Connection, channel_id: int, item_key: str) -> int | N
 def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
     """The channel acknowledged `value`. The row exists (written before sending); if it was removed meanwhile, the
     insert restores it."""
+    lock_pushes(conn)
     ins = insert_or_ignore(conn, channel_pushes).values(channel_id=channel_id, item_key=item_key, value=value,
                                                        pushed_at=now, confirmed_value=value, confirmed_at=now)
     conn.execute(ins.on_conflict_do_update(
@@ -221,6 +226,7 @@ def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, n
 
 def forget_confirmed(conn: Connection, channel_id: int, item_key: str) -> None:
     """The channel was found to differ from what it acknowledged (reconciliation): the next push sends again."""
+    lock_pushes(conn)
     conn.execute(update(channel_pushes).where(channel_pushes.c.channel_id == channel_id,
                                               channel_pushes.c.item_key == item_key)
                  .values(confirmed_value=None))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from stockpilot.adapters.db.channel_push_lock import lock_pushes
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import channel_pushes, channel_watermarks, channels, webhook_deliveries
 
@@ -130,6 +131,7 @@ def record_push(conn: Connection, channel_id: int, item_key: str, value: int, no
 
     Keeps the values sent within ECHO_WINDOW too: in a burst the echo of an older push may arrive after a newer one
     was written. (At most one push per item is in flight, so this read-modify-write has no concurrent writer.)"""
+    lock_pushes(conn)
     found = conn.execute(select(channel_pushes.c.recent_values).where(
         channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
     recent = [entry for entry in (found.recent_values if found and found.recent_values else [])
