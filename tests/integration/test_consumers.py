@@ -237,6 +237,28 @@ def test_handler_effects_commit_with_the_position(db, clock):
     assert (st.position, st.stuck, st.failures, st.lag) == (1, False, 0, 0)
 
 
+def test_a_failure_mid_pass_keeps_the_prefix_once_and_none_of_the_failing_handler(db, clock):
+    """No savepoint per event: the pass rolls back whole and is redone up to the failing event."""
+    add_events(db, clock, 4)
+    calls = []
+
+    def notify(conn, event):
+        calls.append(event.id)
+        ob.enqueue(conn, "email", {"event": event.id}, f"notify:{event.id}", clock.now())
+        if event.id == 3:
+            raise RuntimeError("no template for 3")
+
+    runner = ConsumerRunner(db, clock, [Consumer("notify", notify)], worker_id="w1")
+    assert runner.run_once() == 2
+    with db.read() as conn:
+        keys = sorted(conn.execute(select(outbox.c.idempotency_key)).scalars())
+    assert keys == ["notify:1", "notify:2"]  # the failing handler's own row is gone, the prefix is there once
+    assert calls == [1, 2, 3, 1, 2]  # the redo stops before the failing event
+    st = status_of(db, "notify")
+    assert (st.position, st.stuck, st.failing_event_id, st.failures) == (2, True, 3, 1)
+    assert "no template for 3" in st.last_error
+
+
 class Crash(BaseException):
     """Stands for the process dying: nothing in the runner gets to clean up."""
 

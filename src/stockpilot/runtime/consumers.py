@@ -58,6 +58,7 @@ event on purpose. Handlers must be quick and must not call the network: they dec
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -66,23 +67,47 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text, update
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.database import Database
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import consumer_positions, events
 from stockpilot.domain.clock import Clock
 
 _ERROR_LIMIT = 2000
+# Every pass of every consumer reads the events past its position: on the bare cursor, the payload as text
+# (Event decodes it only if a consumer looks at it).
+_EVENTS_AFTER = raw.Sql(
+    "SELECT id, kind, sku, location, payload, created_at FROM events WHERE id > ? ORDER BY id LIMIT ?",
+    "SELECT id, kind, sku, location, payload::text, created_at FROM events WHERE id > ? ORDER BY id LIMIT ?",
+)
 _cp = consumer_positions
 
 
-@dataclass(frozen=True)
 class Event:
-    id: int
-    kind: str
-    sku: str
-    location: str | None
-    payload: dict[str, Any]
-    created_at: datetime
+    """One row of `events` as a consumer sees it. Six consumers read every event and step over most of them by
+    kind alone, so the payload (JSON) and the time are decoded on first use, not on every read."""
+
+    __slots__ = ("_created_at", "_payload", "id", "kind", "location", "sku")
+
+    def __init__(self, id: int, kind: str, sku: str, location: str | None, payload: dict[str, Any] | str,
+                 created_at: datetime | str) -> None:
+        self.id, self.kind, self.sku, self.location = id, kind, sku, location
+        self._payload, self._created_at = payload, created_at
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        if isinstance(self._payload, str):
+            self._payload = json.loads(self._payload)
+        return self._payload
+
+    @property
+    def created_at(self) -> datetime:
+        if not isinstance(self._created_at, datetime):
+            self._created_at = raw.time_result(self._created_at)
+        return self._created_at
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id}, kind={self.kind!r}, sku={self.sku!r}, location={self.location!r})"
 
 
 EventHandler = Callable[[Connection, Event], None]
@@ -134,6 +159,15 @@ class _LostLease(Exception):
     pass
 
 
+class _HandlerFailed(Exception):
+    """A handler raised: the pass is rolled back whole and redone up to the event before (see "Failure")."""
+
+    def __init__(self, event_id: int, error: str) -> None:
+        super().__init__(error)
+        self.event_id = event_id
+        self.error = error
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -165,16 +199,21 @@ class ConsumerRunner:
     def run_once(self) -> int:
         """One batch per consumer; returns how many handler calls committed (details in `last_report`)."""
         report = RunReport()
+        busy = self._with_work()
         for consumer in self.consumers:
+            if consumer.name not in busy:  # nothing past its position: no lease, no write transaction
+                report.consumers.append(ConsumerRun(consumer.name))
+                continue
             if self.before_each is not None:
                 self.before_each()
-            report.consumers.append(self.run_consumer(consumer))
+            report.consumers.append(self.run_consumer(consumer, checked=True))
         self.last_report = report
         return report.processed
 
-    def run_consumer(self, consumer: Consumer) -> ConsumerRun:
+    def run_consumer(self, consumer: Consumer, *, checked: bool = False) -> ConsumerRun:
+        """checked: the caller already knows there is work past the consumer's position."""
         run = ConsumerRun(consumer.name)
-        if not self._has_work(consumer.name):
+        if not checked and consumer.name not in self._with_work([consumer.name]):
             return run  # nothing past its position: no lease, no write transactions (idle polls are reads only)
         if self.db.is_sqlite:
             return self._run_in_one_transaction(consumer, run)
@@ -196,19 +235,16 @@ class ConsumerRunner:
         return run
 
     def _run_in_one_transaction(self, consumer: Consumer, run: ConsumerRun) -> ConsumerRun:
-        """SQLite: lease, walk and release in one write transaction (the single writer is the exclusion)."""
+        """SQLite: the whole pass in one write transaction. The single writer is the exclusion, so no lease is
+        written (taking and releasing it inside one transaction would leave no trace anyway); a live lease of
+        another runner's (`acquire` outside a pass) is still respected."""
 
-        def work(conn: Connection) -> None:
-            lease_until = self._acquire_in(conn, consumer.name)
-            if lease_until is None:
-                return
-            run.leased = True
+        def work(conn: Connection, failed: _HandlerFailed | None) -> None:
             run.processed = run.skipped = run.holes = 0
-            self._walk(conn, consumer, lease_until, run)
-            self._release_in(conn, consumer.name, lease_until)
+            self._walk(conn, consumer, None, run, failed)
 
         try:
-            self.db.write(work)
+            self._redo_on_failure(work)
         except _LostLease:
             run.lost_lease = True
             run.processed = run.skipped = run.holes = 0
@@ -221,17 +257,32 @@ class ConsumerRunner:
                 self.release(consumer.name, lease_until)
         return run
 
-    def _has_work(self, name: str) -> bool:
-        """Whether any event is visible past the consumer's position (or it is new, or stuck on a failing event).
+    def _redo_on_failure(self, work: Callable[[Connection, _HandlerFailed | None], None]) -> None:
+        """Run a pass; if a handler raised, the transaction rolled back whole: run it again up to the event before
+        the failing one, recording the failure (a redo can meet an earlier failure: then up to that one)."""
+        failed: _HandlerFailed | None = None
+        while True:
+            try:
+                self.db.write(lambda conn, failed=failed: work(conn, failed))
+                return
+            except _HandlerFailed as exc:
+                if failed is not None and exc.event_id >= failed.event_id:
+                    raise RuntimeError(f"consumer redo reached event {exc.event_id} again") from exc
+                failed = exc
 
-        A read snapshot: an event committed after it is seen on the next poll. Nothing is skipped by this check:
-        ids the walk may still have to wait for are below a visible id, so they make this true as well."""
+    def _with_work(self, names: Collection[str] | None = None) -> set[str]:
+        """The consumers with any event visible past their position (or new, or stuck on a failing event).
+
+        One read snapshot for all of them: an event committed after it is seen on the next poll. Nothing is
+        skipped by this check: ids the walk may still have to wait for are below a visible id, so they make
+        this true as well."""
+        wanted = [c.name for c in self.consumers] if names is None else list(names)
         with self.db.read() as conn:
-            row = conn.execute(select(_cp.c.position, _cp.c.failing_event_id).where(_cp.c.name == name)).first()
-            if row is None or row.failing_event_id is not None:
-                return True
-            newer = conn.execute(select(events.c.id).where(events.c.id > row.position).limit(1)).first()
-            return newer is not None
+            top = conn.execute(select(func.max(events.c.id))).scalar_one() or 0
+            rows = {r.name: r for r in conn.execute(
+                select(_cp.c.name, _cp.c.position, _cp.c.failing_event_id).where(_cp.c.name.in_(wanted)))}
+        return {name for name in wanted
+                if (r := rows.get(name)) is None or r.failing_event_id is not None or top > r.position}
 
     # --- lease ------------------------------------------------------------------------------------------------
 
@@ -270,18 +321,29 @@ class ConsumerRunner:
     # --- processing -------------------------------------------------------------------------------------------
 
     def _process(self, consumer: Consumer, lease_until: datetime, run: ConsumerRun) -> None:
-        def work(conn: Connection) -> None:
+        def work(conn: Connection, failed: _HandlerFailed | None) -> None:
             run.processed = run.skipped = run.holes = 0
             run.waiting_on_gap = False
-            self._walk(conn, consumer, lease_until, run)
+            self._walk(conn, consumer, lease_until, run, failed)
 
-        self.db.write(work)
+        self._redo_on_failure(work)
 
-    def _walk(self, conn: Connection, consumer: Consumer, lease_until: datetime, run: ConsumerRun) -> None:
+    def _walk(self, conn: Connection, consumer: Consumer, lease_until: datetime | None, run: ConsumerRun,
+              failed: _HandlerFailed | None = None) -> None:
+        """lease_until: the lease this runner holds (PostgreSQL); None: the caller holds SQLite's one writer.
+        failed: a handler raised on that event in an earlier try of this pass: stop there and record it."""
         pg = conn.dialect.name == "postgresql"
         # No write before the events are read: on PostgreSQL our xid must be assigned after that read (see above).
         row = conn.execute(select(_cp).where(_cp.c.name == consumer.name)).first()
-        if row is None or row.leased_by != self.worker_id or row.leased_until != lease_until:
+        if lease_until is None:
+            if row is None:
+                _ensure_row(conn, consumer.name, self.clock.now())
+                row = conn.execute(select(_cp).where(_cp.c.name == consumer.name)).one()
+            if row.leased_by not in (None, self.worker_id) and row.leased_until is not None \
+                    and row.leased_until >= self.clock.now():
+                return  # another runner's live lease: not ours to work
+            run.leased = True
+        elif row is None or row.leased_by != self.worker_id or row.leased_until != lease_until:
             raise _LostLease
         start = row.position
         gap_upto, gap_horizon = row.gap_upto, row.gap_horizon
@@ -289,9 +351,7 @@ class ConsumerRunner:
         if pg and gap_horizon is not None:
             xmin = conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one()
             gap_resolved = xmin >= gap_horizon  # every transaction that could fill ids <= gap_upto has ended
-        rows = conn.execute(
-            select(events).where(events.c.id > start).order_by(events.c.id).limit(self.batch)
-        ).all()
+        rows = raw.execute(conn, _EVENTS_AFTER, (start, self.batch)).fetchall()
 
         position = start
         deadline = None if self.walk_budget_seconds is None else time.monotonic() + self.walk_budget_seconds
@@ -299,22 +359,24 @@ class ConsumerRunner:
         error: str | None = None
         stopped_at_gap = False
         for r in rows:
-            if r.id != position + 1:
+            event_id = int(r[0])
+            if event_id != position + 1:
                 # ids position+1 .. r.id-1 are missing.
-                if not pg or (gap_resolved and gap_upto is not None and r.id - 1 <= gap_upto):
+                if not pg or (gap_resolved and gap_upto is not None and event_id - 1 <= gap_upto):
                     # SQLite: nothing else is open, they can never appear. PostgreSQL: all possible writers ended.
-                    run.holes += r.id - 1 - position
+                    run.holes += event_id - 1 - position
                 else:
                     stopped_at_gap = True
                     break
-            event = Event(r.id, r.kind, r.sku, r.location, r.payload, r.created_at)
+            event = Event(event_id, r[1], r[2], r[3], r[4], r[5])
             if consumer.wants(event):
-                try:
-                    with conn.begin_nested():
-                        consumer.handler(conn, event)
-                except Exception as exc:
-                    failing_id, error = event.id, f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
+                if failed is not None and event.id == failed.event_id:
+                    failing_id, error = failed.event_id, failed.error
                     break
+                try:
+                    consumer.handler(conn, event)
+                except Exception as exc:  # no savepoint per event: the whole pass rolls back and is redone
+                    raise _HandlerFailed(event.id, f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]) from exc
                 run.processed += 1
                 position = event.id
                 if deadline is not None and time.monotonic() >= deadline:
@@ -333,7 +395,7 @@ class ConsumerRunner:
             # handlers' writes, if any, also came after it), so it exceeds the xid of every transaction that could
             # still fill the gap.
             xid = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
-            values["gap_upto"] = rows[-1].id
+            values["gap_upto"] = int(rows[-1][0])
             values["gap_horizon"] = xid + 1
         elif gap_upto is not None and position >= gap_upto:
             values["gap_upto"] = values["gap_horizon"] = None
@@ -352,16 +414,10 @@ class ConsumerRunner:
         if not values:
             return  # nothing changed: no write
         values["updated_at"] = now
-        changed = conn.execute(
-            update(_cp)
-            .where(
-                _cp.c.name == consumer.name,
-                _cp.c.leased_by == self.worker_id,
-                _cp.c.leased_until == lease_until,
-                _cp.c.position == start,
-            )
-            .values(**values)
-        ).rowcount
+        guard = [_cp.c.name == consumer.name, _cp.c.position == start]
+        if lease_until is not None:
+            guard += [_cp.c.leased_by == self.worker_id, _cp.c.leased_until == lease_until]
+        changed = conn.execute(update(_cp).where(*guard).values(**values)).rowcount
         if changed != 1:
             raise _LostLease  # taken over or reset since we read the row: roll back all of it
 

@@ -78,12 +78,20 @@ class Replenishment:
     # ---- signals -------------------------------------------------------------------------------------------
     def on_event(self, conn: Connection, event: Event) -> None:
         """The `replenishment` consumer: runs inside the transaction that moves its position past the event."""
+        if event.kind == "StockChanged":
+            # Every stock change comes here: one indexed read by SKU settles the common case (no reorder point,
+            # or available + incoming above it) before anything else is loaded.
+            quick = raw.execute(conn, _REORDER_CHECK_BY_SKU, (event.sku,)).fetchone()
+            if quick is None:
+                return
+            if event.payload.get("movement") == "cancel":
+                demand_series.mark_stale(conn, [int(quick[0])])  # a cancelled sale is not demand, whatever its day
+            if quick[1] is None or quick[2] > quick[1]:
+                return
         sku = load_sku_ref(conn, event.sku)
         if sku is None:
             return
         source = event.payload.get("reference") or event.payload.get("movement")
-        if event.kind == "StockChanged" and event.payload.get("movement") == "cancel":
-            demand_series.mark_stale(conn, [sku.id])  # a cancelled sale is not demand, whatever day it was made
         if event.kind == "Oversold":
             self.signal(conn, sku, "oversell", source)
         elif event.kind == "StockChanged" and self._at_reorder_point(conn, sku):
@@ -262,6 +270,12 @@ class Replenishment:
 _REORDER_CHECK = raw.Sql(
     "SELECT COALESCE(p.manual_min, p.reorder_point), s.on_hand - s.committed - s.reserved + s.incoming "
     "FROM sku_policies p JOIN skus s ON s.id = p.sku_id WHERE p.sku_id = ?"
+)
+
+
+_REORDER_CHECK_BY_SKU = raw.Sql(
+    "SELECT s.id, COALESCE(p.manual_min, p.reorder_point), s.on_hand - s.committed - s.reserved + s.incoming "
+    "FROM skus s LEFT JOIN sku_policies p ON p.sku_id = s.id WHERE s.sku = ?"
 )
 
 
