@@ -4,22 +4,25 @@ A consumer is a name, a handler `handler(conn, event)` and an optional set of ev
 `consumer_positions` holds `position`, the id of the last event it has processed; a new consumer starts at 0 and so
 replays the whole history, and `reset` moves a position for a deliberate replay (or to skip an event).
 
-`ConsumerRunner.run_once()` works each consumer in turn:
+`ConsumerRunner.run_once()` first reads, in one snapshot, which consumers have any event past their position
+(idle consumers cost that one read between them), then works each of those in turn:
 1. Lease (short transaction): create the row at position 0 if missing, then
    `UPDATE ... SET leased_by = me, leased_until = now + lease WHERE name = :n AND (free OR expired OR mine)`.
    Nobody else works the consumer while the lease is live; an expired lease (a crashed or stalled runner) is taken
    over.
 2. Process (one transaction): read up to `batch` events with `id > position` by id and walk the contiguous prefix
-   `position + 1, position + 2, ...`. For each event of a subscribed kind, call the handler INSIDE this transaction
-   (under a savepoint); other kinds are just stepped over. The new position is written at the end of the same
-   transaction by a compare-and-set guarded by the lease token and the position read at the start
+   `position + 1, position + 2, ...`. For each event of a subscribed kind, call the handler INSIDE this transaction;
+   other kinds are just stepped over. The new position is written at the end of the same transaction by a
+   compare-and-set guarded by the lease token and the position read at the start
    (`WHERE leased_by = me AND leased_until = <my lease> AND position = <old>`). So the handler's effects (outbox rows,
    timers, decisions...) commit exactly when the position passes the event: exactly-once effects. A crash rolls the
    uncommitted batch back and the next holder redoes it; a runner that stalled past its lease and was taken over (or
    whose consumer was `reset`) fails the compare-and-set and rolls back everything it did.
 3. Release the lease (conditional on still holding it).
-On SQLite the three steps share ONE write transaction: there is a single writer, so nobody can take the consumer
-while the transaction is open, and a pass costs one BEGIN IMMEDIATE .. COMMIT instead of three. A walk also ends
+On SQLite a pass is ONE write transaction and writes no lease: there is a single writer, so nobody can take the
+consumer while the transaction is open (a lease taken and released inside it would leave no trace); a live lease
+of another runner's is still respected, and the position's compare-and-set is on the position alone. A pass costs
+one BEGIN IMMEDIATE .. COMMIT instead of three. A walk also ends
 after `walk_budget_seconds` (the events handled so far commit with their position; the rest is the next pass):
 on SQLite the walk holds the only writer, and a webhook or a buyer waiting behind a long batch is what shows.
 
@@ -48,12 +51,15 @@ committed id, so the reused id is still above the position and is delivered norm
 rows at the top of `events` were ever deleted: ids could then be reused below a position. Never purge the newest
 event on SQLite.)
 
-Failure. If the handler raises, the savepoint is rolled back (its partial effects vanish), the walk stops there, and
-the events before it commit with the position, together with the error on the position row: `failing_event_id`,
-`failures` (consecutive failures on that event) and `last_error`. The consumer is retried from that event on every
-run; nothing is skipped automatically. A poison event therefore stalls its consumer (only that consumer) and shows
-in `status()` (`stuck`, `failures`, `last_error`); an operator fixes the handler, or `reset`s the position past the
-event on purpose. Handlers must be quick and must not call the network: they decide and write.
+Failure. If a handler raises, the pass's transaction is rolled back whole and the pass is run again, up to the
+event before the failing one (whose handler is not called again in it): the events before it commit with the
+position, together with the error on the position row: `failing_event_id`, `failures` (consecutive failures on
+that event) and `last_error`. (Failures are rare; a savepoint around every handler call cost two statements per
+event and more time than most handlers.) The consumer is retried from that event on every run; nothing is skipped
+automatically. A poison event therefore stalls its consumer (only that consumer) and shows in `status()`
+(`stuck`, `failures`, `last_error`); an operator fixes the handler, or `reset`s the position past the event on
+purpose. Handlers must be quick, must not call the network, and may run more than once for an event whose pass is
+redone (their effects commit once): they decide and write.
 """
 
 from __future__ import annotations
