@@ -25,14 +25,14 @@ def import_counts(sp: Stockpilot, tmp_path: Path, counts: dict[str, int], name: 
     assert report.ok, report
 
 
-def list_all(sp: Stockpilot, channel: str, ids: dict[str, str], role: str) -> None:
-    """Map each SKU to its channel id (one transaction for all)."""
+def list_all(sp: Stockpilot, channel: str, ids: dict[str, str], role: str, parent: str | None = None) -> None:
+    """Map each SKU to its channel id (one transaction for all); `parent`: the variations' product."""
 
     def work(conn) -> None:
         for sku, external_id in ids.items():
             ref = catalog_store.sku_ref(conn, sku)
             assert ref is not None
-            catalog_store.upsert_listing(conn, channel, external_id, ref.id, role)
+            catalog_store.upsert_listing(conn, channel, external_id, ref.id, role, parent)
 
     sp.db.write(work)
 

@@ -33,6 +33,7 @@ def rt(app):
 def woo():
     with WooCommerceApi(consumer_key=CK, consumer_secret=CS) as api:
         api.add_product(93, "WOO-SINGLE", 50)
+        api.add_variable(22)
         api.add_product(23, "BAR-3", 50, variation_of=22)
         yield api
 
@@ -50,8 +51,7 @@ def test_woocommerce_simple_products_and_variations_get_their_stock_set(app, rt,
     app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token=f"{CK}:{CS}",
                      buffer_percent=10)
     app.catalog.map_listing("woo", "93", "WOO-SINGLE", role="product")
-    app.catalog.map_listing("woo", "22", "BAR-3", role="product")
-    app.catalog.map_listing("woo", "23", "BAR-3", role="variation")
+    app.catalog.map_listing("woo", "23", "BAR-3", role="variation", parent="22")
     app.channel_locations.map("woo", "WH", None)  # only the warehouse feeds the web store
     rt.settle()
     assert woo.stock(93) == 9 and woo.stock(23, variation_of=22) == 2  # 10% held back, rounded up

@@ -77,13 +77,12 @@ def test_woocommerce_products_and_variations_are_read_page_by_page(app, tmp_path
         for i in range(simple):
             woo.add_product(100 + i, f"P-{i:03d}", 5)
         woo.add_product(101, "P-001", 8)
-        woo.add_product(900, "PARENT", None)  # a variable product: listed in /products, untracked itself
+        woo.add_variable(900)  # a variable product: listed in /products, untracked itself
         for i in range(110):  # its variations; the listed one is on the second page
             woo.add_product(1000 + i, f"V-{i:03d}", 0 if i == 105 else 3, variation_of=900)
         app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token=f"{CK}:{CS}")
         list_all(app, "woo", {f"P-{i:03d}": str(100 + i) for i in range(simple)}, "product")
-        list_all(app, "woo", {"V-105": "1105"}, "variation")
-        list_all(app, "woo", {"V-105": "900"}, "product")
+        list_all(app, "woo", {"V-105": "1105"}, "variation", parent="900")
         report = by_sku(app.channel_reconcile.drift("woo"))
         assert len(report) == simple + 1
         assert report["P-001"]["drift"] == 3 and report["P-129"]["drift"] == 0  # P-129: the second page

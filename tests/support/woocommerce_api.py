@@ -2,7 +2,14 @@
 
 - `GET|PUT /wp-json/wc/v3/products/{id}` and `/products/{id}/variations/{vid}`; HTTP Basic with the consumer key
   and secret (else 401 `woocommerce_rest_authentication_error`... as WooCommerce answers: `{"code", "message",
-  "data": {"status"}}`); an unknown id is 404 `woocommerce_rest_product_invalid_id`.
+  "data": {"status"}}`); an unknown id is 404 `woocommerce_rest_product_invalid_id` (under `/variations/`:
+  `woocommerce_rest_product_variation_invalid_id`). A variation named under a parent that is not its own is 403
+  `woocommerce_rest_cannot_edit` "Parent product does not match current variation." (the variations
+  controller's check). `GET /products/{vid}` of a variation answers it in the products endpoint's shape (`type:
+  variation`, `parent_id`, `_links.up`): the body WooCommerce's `product.updated` webhook carries for a variation
+  (`webhook_body(id)`).
+- Variable products (`add_variable`): `type: variable`, no stock of their own, their variation ids in
+  `variations`; a variation (`add_product(..., variation_of=PARENT)`) is listed under its parent.
 - PUT takes `manage_stock` and `stock_quantity` (an integer; a string or negative is 400
   `rest_invalid_param`), and answers the whole product with `stock_status` following the count.
 - `GET|PUT /wp-json/wc/v3/orders/{id}` (orders added with `add_order`): PUT takes `status`, one of the core order
@@ -12,8 +19,11 @@
   batch_items): at most 100 items (`woocommerce_rest_batch_items_limit`; more is 413
   `woocommerce_rest_request_entity_too_large`), each updated like a PUT; the answer is `{"update": [...]}` in the
   request's order, the product, or `{"id", "error": {"code", "message", "data": {"status"}}}` for an item that
-  failed (unknown id: `woocommerce_rest_product_invalid_id` / `..._product_variation_invalid_id`, status 400), the
-  others applied. `fail_item(id)` makes one item fail with status 500 once (a store-side write error).
+  failed (unknown id: `woocommerce_rest_product_invalid_id` / `..._product_variation_invalid_id`, status 400),
+  the others applied. `fail_item(id)` makes one item fail with status 500 once (a store-side write error). A
+  variations batch sets each item's parent to the URL's product (WooCommerce's variations batch injects the URL's
+  `product_id` into every item and saving sets it): a variation sent under another parent is MOVED there
+  (`parent_of(vid)` tells where each one is).
 - `GET /products` and `/products/{id}/variations` (the lists): `per_page` 1-100 (default 10; else 400
   `rest_invalid_param`) and `page`, by id, with the `X-WP-Total` and `X-WP-TotalPages` headers. (A variable parent
   appears in `/products`, its variations only under it.)
@@ -68,6 +78,27 @@ class WooCommerceApi:
                               "parent_id": variation_of or 0, "manage_stock": stock is not None,
                               "stock_quantity": stock, "stock_status": _status(stock),
                               "date_modified_gmt": _now()}
+        parent = self.products.get(str(variation_of))
+        if parent is not None and parent["type"] == "variable":
+            parent["variations"].append(product_id)
+
+    def add_variable(self, product_id: int, sku: str = "") -> None:
+        """A variable product: its stock lives on its variations (add them with `variation_of=product_id`)."""
+        self.products[str(product_id)] = {"id": product_id, "sku": sku, "type": "variable", "parent_id": 0,
+                                          "manage_stock": False, "stock_quantity": None, "stock_status": "instock",
+                                          "variations": [], "date_modified_gmt": _now()}
+
+    def parent_of(self, variation_id: int) -> int | None:
+        key = self._variation_key(str(variation_id))
+        return int(key.split("/")[0]) if key else None
+
+    def webhook_body(self, product_id: int) -> dict[str, Any]:
+        """What `product.updated` carries for this product or variation: `GET /products/{id}`'s answer."""
+        key = self._variation_key(str(product_id)) or str(product_id)
+        return _as_product(self.products[key], self.site_url)
+
+    def _variation_key(self, variation_id: str) -> str | None:
+        return next((k for k in self.products if k.endswith(f"/{variation_id}")), None)
 
     def add_order(self, order_id: int, status: str = "processing") -> None:
         self.orders[str(order_id)] = {"id": order_id, "status": status, "currency": "USD",
@@ -106,9 +137,23 @@ class WooCommerceApi:
             if batch is not None and method == "POST":
                 return self._batch(path, batch["parent"], raw)
             match = _PATH.match(path)
-            key = None if match is None else (f"{match['id']}/{match['vid']}" if match["vid"] else match["id"])
-            if key is None or key not in self.products:
-                return 404, _error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), {}
+            if match is None:
+                return 404, _error("rest_no_route", "No route was found matching the URL and request method.",
+                                   404), {}
+            if match["vid"]:
+                key = f"{match['id']}/{match['vid']}"
+                if key not in self.products:
+                    if self._variation_key(match["vid"]) is not None:
+                        return 403, _error("woocommerce_rest_cannot_edit",
+                                           "Parent product does not match current variation.", 403), {}
+                    return 404, _error("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 404), {}
+            else:
+                key = match["id"]
+                elsewhere = self._variation_key(key) if key not in self.products else None
+                if elsewhere is not None and method == "GET":
+                    return 200, _as_product(self.products[elsewhere], self.site_url), {}
+                if key not in self.products:
+                    return 404, _error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), {}
             product = self.products[key]
             if method == "GET":
                 return 200, product, {}
@@ -156,6 +201,15 @@ class WooCommerceApi:
         for item in items:
             item_id = item.get("id")
             key = f"{parent}/{item_id}" if parent else str(item_id)
+            elsewhere = self._variation_key(str(item_id)) if parent and key not in self.products else None
+            if elsewhere is not None:  # saved with the URL's product as its parent: it moves there
+                moved = self.products.pop(elsewhere)
+                moved["parent_id"] = int(parent or 0)
+                self.products[key] = moved
+                for old_or_new, change in ((elsewhere.split("/")[0], "remove"), (parent, "append")):
+                    owner = self.products.get(str(old_or_new))
+                    if owner is not None and owner["type"] == "variable":
+                        getattr(owner["variations"], change)(item_id)
             if key not in self.products or (not parent and self.products[key]["type"] == "variation"):
                 answers.append({"id": item_id, "error": _error(f"woocommerce_rest_{kind}_invalid_id", "Invalid ID.",
                                                                400)})
@@ -205,6 +259,17 @@ def _update(product: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | N
         product["stock_status"] = _status(quantity)
     product["date_modified_gmt"] = _now()
     return None
+
+
+def _as_product(resource: dict[str, Any], site_url: str) -> dict[str, Any]:
+    """A product or variation as `/products/{id}` answers it (and `product.updated` carries it)."""
+    body = {k: v for k, v in resource.items() if k != "variations"} | {
+        "_links": {"self": [{"href": f"{site_url}/wp-json/wc/v3/products/{resource['id']}"}]}}
+    if resource["type"] == "variable":
+        body["variations"] = list(resource["variations"])
+    if resource["parent_id"]:
+        body["_links"]["up"] = [{"href": f"{site_url}/wp-json/wc/v3/products/{resource['parent_id']}"}]
+    return body
 
 
 def _status(stock: int | None) -> str:

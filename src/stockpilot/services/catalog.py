@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import catalog_store as store
+from stockpilot.domain.channel_listings import check_listing
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.model import BackorderPolicy, Levels, LocationKind
+from stockpilot.services.channel_listings import put_listing
 from stockpilot.services.context import Context
 
 SKU_FIELDS = ("title", "barcode", "options", "backorder_policy", "backorder_cap", "low_stock_threshold")
@@ -79,18 +80,20 @@ class CatalogService:
             rows = store.list_sku_rows(conn, after=after, limit=limit)
         return [describe_sku(row, None) for row in rows]
 
-    def map_listing(self, channel: str, external_id: str, sku: str, role: str | None = None) -> None:
+    def map_listing(self, channel: str, external_id: str, sku: str, role: str | None = None,
+                    parent: str | None = None) -> None:
         """role: what the id is on the channel (inventory_item, variant, product, variation...): the id an
-        outbound push addresses. Inbound matching uses the id whatever its role."""
-        if role is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", role):
-            raise ValidationFailed(f"role must be 1-32 of a-z, 0-9 and '_', got {role!r}")
+        outbound push addresses; a `variation` names its parent product (`parent`), which any number of
+        variations share. Inbound matching uses the id whatever its role."""
+        channel, external_id = _required_text("channel", channel), _required_text("external_id", external_id)
+        parent = parent.strip() if isinstance(parent, str) and parent.strip() else None
+        check_listing(external_id, role, parent)
 
         def work(conn: Connection) -> None:
             ref = store.sku_ref(conn, sku)
             if ref is None:
                 raise NotFound(f"unknown SKU {sku!r}")
-            store.upsert_listing(conn, _required_text("channel", channel),
-                                 _required_text("external_id", external_id), ref.id, role)
+            put_listing(conn, channel, external_id, ref.id, sku, role, parent)
 
         self.ctx.db.write(work)
 

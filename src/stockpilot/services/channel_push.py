@@ -26,6 +26,7 @@ at most one unfinished batch, its values are read at send time, and a follow-up 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -166,8 +167,8 @@ class ChannelPushes:
             available = batch_store.available_at(conn, sku_ids, group.location_codes)
             for sku_id in sku_ids:
                 quantity = available_to_sell(available[sku_id], channel["buffer"], channel["buffer_percent"])
-                line = PushLine(sku=names[sku_id], quantity=quantity, item_ids=item_ids[sku_id],
-                                location_id=group.external_id)
+                line = PushLine(sku=names[sku_id], quantity=quantity, item_ids=item_ids[sku_id].items,
+                                location_id=group.external_id, parent_ids=item_ids[sku_id].parents)
                 try:
                     key = pusher.item_key(line)
                 except PushRejected as exc:  # a mapping is missing: said in the decision log, not guessed
@@ -184,8 +185,7 @@ class ChannelPushes:
             if previous == entry["quantity"] and not force:
                 plans[sku_id]["skipped"].append(f"{entry['item_key']}: unchanged at {entry['quantity']}")
                 continue
-            plans[sku_id]["lines"].append((PushLine(sku=line.sku, quantity=line.quantity, item_ids=line.item_ids,
-                                                    location_id=line.location_id, previous=previous), entry))
+            plans[sku_id]["lines"].append((replace(line, previous=previous), entry))
         return plans
 
     # ---- send (outbox handler) ----------------------------------------------------------------------------------

@@ -59,9 +59,10 @@ class PushLine:
 
     item_ids: the channel's ids for the SKU from `channel_listings`, by role ("inventory_item", "variant",
     "product", "variation", "seller_sku", ...); a pusher picks the roles it needs and raises PushRejected when one
-    is missing. location_id: the channel's own location id (`channel_locations`), None for a channel without
-    locations (WooCommerce). previous: the value Stockpilot last pushed there (None: never), for platforms with a
-    compare-and-set.
+    is missing. parent_ids: by role, the parent product a listing names (a WooCommerce variation's variable
+    product, shared by its sizes and colours). location_id: the channel's own location id (`channel_locations`),
+    None for a channel without locations (WooCommerce). previous: the value Stockpilot last pushed there (None:
+    never), for platforms with a compare-and-set.
     """
 
     sku: str
@@ -69,6 +70,7 @@ class PushLine:
     item_ids: Mapping[str, str]
     location_id: str | None
     previous: int | None = None
+    parent_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ def _line(item: dict[str, Any]) -> ChannelLine | None:
     quantity = integer(item.get("quantity"), "line_items[].quantity")
     if quantity <= 0:
         return None
+    # The variation first: a variation's product_id is its variable parent, shared by every size and colour.
     ids = tuple(str(item[k]) for k in ("variation_id", "product_id") if item.get(k) not in (None, 0, "0", ""))
     sku = text_or_none(item.get("sku"))
     if sku is None and not ids:
@@ -73,15 +74,26 @@ def _line(item: dict[str, Any]) -> ChannelLine | None:
 def _product(product: dict[str, Any]) -> SetCount | NoEffect:
     """A product's (or variation's) own stock count changed in WooCommerce (an admin edit, another plugin).
 
-    Only a tracked count means anything (`manage_stock: true` with an integer `stock_quantity`); a variable
-    product's stock lives on its variations. The item key is the outbound pusher's (`product:ID` /
-    `variation:ID`), so the echo of a push is recognised."""
+    WooCommerce sends `product.updated` for a variation too (hook `woocommerce_update_product_variation`), its
+    body read from `/products/{variation id}`: `type: variation`, `parent_id`, a `_links.up` to the parent. The
+    variation's own id is its listing, whichever parent it has. Only a tracked count means anything
+    (`manage_stock: true` with an integer `stock_quantity`); a variable product's stock lives on its variations.
+    The item key is the outbound pusher's (`product:ID` / `variation:ID`), so the echo of a push is recognised."""
     product_id = identifier(product.get("id"), "id")
     if product.get("type") == "variable":
         return NoEffect("a variable product: its variations carry the stock")
     if product.get("manage_stock") is not True or product.get("stock_quantity") is None:
         return NoEffect("stock is not tracked for this product")
-    role = "variation" if product.get("type") == "variation" or product.get("parent_id") else "product"
+    role = "variation" if _is_variation(product) else "product"
     return SetCount(item=ChannelLine(0, text_or_none(product.get("sku")), (product_id,)),
                     item_key=f"{role}:{product_id}", on_hand=integer(product["stock_quantity"], "stock_quantity"),
                     updated_at=timestamp(field(product, "date_modified_gmt"), "date_modified_gmt"))
+
+
+def _is_variation(product: dict[str, Any]) -> bool:
+    """`type` and `parent_id` say so in the products endpoint's shape; the variations endpoint's older shape
+    (the REST docs' example) has neither, only the `up` link to its parent product."""
+    if product.get("type") == "variation" or product.get("parent_id"):
+        return True
+    links = product.get("_links")
+    return isinstance(links, dict) and bool(links.get("up"))

@@ -1,8 +1,10 @@
 """WooCommerce pusher: the REST API v3 product / variation stock.
 
 - A simple product (listing role `product`): `PUT {site}/wp-json/wc/v3/products/{id}`; a variation (role
-  `variation`, with its parent as role `product`): `PUT .../products/{product}/variations/{id}`; body
-  `{"manage_stock": true, "stock_quantity": N}` (WooCommerce only keeps a count for managed stock).
+  `variation`, its listing naming the parent product: `parent_external_id`): `PUT .../products/{parent}/variations/
+  {id}`; body `{"manage_stock": true, "stock_quantity": N}` (WooCommerce only keeps a count for managed stock).
+  The parent must be the variation's own: WooCommerce refuses a PUT under another parent (403
+  `woocommerce_rest_cannot_edit`), and its batch endpoint would move the variation there.
 - Authentication: the REST API key pair as HTTP Basic (consumer key : consumer secret), which WooCommerce accepts
   over HTTPS; `--api-token ck_...:cs_...`. `--api-url` overrides `{site_url}/wp-json/wc/v3`.
 - WooCommerce has no locations: a channel sums the Stockpilot locations that feed it into one count.
@@ -10,10 +12,11 @@
   `woocommerce_rest_product_invalid_id`) are permanent.
 
 Batches (more than one line): `POST .../products/batch` for simple products and `POST .../products/{parent}/
-variations/batch` per parent, `{"update": [{"id", "manage_stock": true, "stock_quantity"}]}`, at most 100 items a
-request (WooCommerce's `woocommerce_rest_batch_items_limit`; more is 413). The answer lists each item, the product
-or `{"id", "error": {"code", "message", "data": {"status"}}}`: a 4xx error rejects that line only, anything else
-leaves it failed (tried again on its own).
+variations/batch` per parent (the sizes and colours of one product in one request), `{"update": [{"id",
+"manage_stock": true, "stock_quantity"}]}`, at most 100 items a request (WooCommerce's
+`woocommerce_rest_batch_items_limit`; more is 413). The answer lists each item, the product or `{"id", "error":
+{"code", "message", "data": {"status"}}}`: a 4xx error rejects that line only, anything else leaves it failed
+(tried again on its own).
 
 Reads for reconciliation: `GET .../products` and `.../products/{parent}/variations` with `per_page=100&page=N`,
 every page up to the `X-WP-TotalPages` header.
@@ -54,9 +57,9 @@ class WooCommercePusher:
 
     def item_key(self, line: PushLine) -> str:
         if line.item_ids.get("variation"):
-            required_id(line, "product")  # a variation is addressed under its parent
+            _parent(line)  # a variation is addressed under its parent
             return f"variation:{line.item_ids['variation']}"
-        return f"product:{required_id(line, 'product', 'variation')}"
+        return f"product:{required_id(line, 'product')}"
 
     def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult:
         if len(lines) > 1:
@@ -118,7 +121,7 @@ class WooCommercePusher:
             key = self.item_key(line)
             counts[key] = None
             if line.item_ids.get("variation"):
-                variations.setdefault(required_id(line, "product"), {})[line.item_ids["variation"]] = key
+                variations.setdefault(_parent(line), {})[line.item_ids["variation"]] = key
             else:
                 simple[self._own_id(line)] = key
         base = self._base(account)
@@ -154,19 +157,19 @@ class WooCommercePusher:
     def _url(cls, account: ChannelAccount, line: PushLine) -> str:
         base = cls._base(account)
         if line.item_ids.get("variation"):
-            return f"{base}/products/{required_id(line, 'product')}/variations/{line.item_ids['variation']}"
-        return f"{base}/products/{required_id(line, 'product', 'variation')}"
+            return f"{base}/products/{_parent(line)}/variations/{line.item_ids['variation']}"
+        return f"{base}/products/{required_id(line, 'product')}"
 
     @classmethod
     def _batch_url(cls, account: ChannelAccount, line: PushLine) -> str:
         base = cls._base(account)
         if line.item_ids.get("variation"):
-            return f"{base}/products/{required_id(line, 'product')}/variations/batch"
+            return f"{base}/products/{_parent(line)}/variations/batch"
         return f"{base}/products/batch"
 
     @staticmethod
     def _own_id(line: PushLine) -> str:
-        return line.item_ids.get("variation") or required_id(line, "product", "variation")
+        return line.item_ids.get("variation") or required_id(line, "product")
 
     @staticmethod
     def _base(account: ChannelAccount) -> str:
@@ -178,6 +181,16 @@ class WooCommercePusher:
     @staticmethod
     def _auth(account: ChannelAccount) -> tuple[str, str]:
         return rest_auth(account)
+
+
+def _parent(line: PushLine) -> str:
+    """The variation's parent product, from its own listing (never guessed from another listing of the SKU)."""
+    parent = line.parent_ids.get("variation")
+    if not parent:
+        raise PushRejected(f"{line.sku}: variation {line.item_ids.get('variation')} has no parent product listed "
+                           f"(list it again: stockpilot channel listing NAME {line.item_ids.get('variation')} "
+                           f"{line.sku} --role variation --parent PARENT_ID)")
+    return parent
 
 
 def rest_base(account: ChannelAccount) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
 
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.ledger import LocationRef, SkuRef
@@ -164,15 +164,40 @@ def list_sku_rows(conn: Connection, *, after: str | None, limit: int) -> list[di
     return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
 
-def upsert_listing(conn: Connection, channel: str, external_id: str, sku_id: int, role: str | None = None) -> None:
+def upsert_listing(conn: Connection, channel: str, external_id: str, sku_id: int, role: str | None = None,
+                   parent_external_id: str | None = None) -> None:
     ins = insert_or_ignore(conn, channel_listings).values(channel=channel, external_id=external_id, sku_id=sku_id,
-                                                          role=role)
+                                                          role=role, parent_external_id=parent_external_id)
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[channel_listings.c.channel, channel_listings.c.external_id],
-            set_={"sku_id": sku_id, "role": role},
+            set_={"sku_id": sku_id, "role": role, "parent_external_id": parent_external_id},
         )
     )
+
+
+def listing_row(conn: Connection, channel: str, external_id: str) -> dict[str, Any] | None:
+    """The listing of one channel id: its SKU (id and name), role and parent."""
+    row = conn.execute(
+        select(channel_listings.c.sku_id, skus.c.sku, channel_listings.c.role, channel_listings.c.parent_external_id)
+        .join(skus, skus.c.id == channel_listings.c.sku_id)
+        .where(channel_listings.c.channel == channel, channel_listings.c.external_id == external_id)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def variations_of(conn: Connection, channel: str, parent_external_id: str) -> list[tuple[str, str]]:
+    """(variation id, SKU) of every listing on the channel whose parent is `parent_external_id`."""
+    return [(r.external_id, r.sku) for r in conn.execute(
+        select(channel_listings.c.external_id, skus.c.sku)
+        .join(skus, skus.c.id == channel_listings.c.sku_id)
+        .where(channel_listings.c.channel == channel, channel_listings.c.parent_external_id == parent_external_id)
+        .order_by(channel_listings.c.id))]
+
+
+def delete_listing(conn: Connection, channel: str, external_id: str) -> None:
+    conn.execute(delete(channel_listings).where(channel_listings.c.channel == channel,
+                                                channel_listings.c.external_id == external_id))
 
 
 def listing_sku(conn: Connection, channel: str, external_id: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
@@ -96,14 +96,27 @@ def sku_names(conn: Connection, sku_ids: Collection[int]) -> dict[int, str]:
     return {int(i): s for i, s in conn.execute(select(skus.c.id, skus.c.sku).where(skus.c.id.in_(list(sku_ids))))}
 
 
-def listing_ids(conn: Connection, channel_name: str, sku_ids: Collection[int]) -> dict[int, dict[str, str]]:
-    """Per SKU, the channel's ids by role (the first listing per role wins, as for one SKU)."""
-    out: dict[int, dict[str, str]] = {int(s): {} for s in sku_ids}
-    for sku_id, role, external_id in conn.execute(
-            select(channel_listings.c.sku_id, channel_listings.c.role, channel_listings.c.external_id)
+class ListedIds(NamedTuple):
+    """A SKU's ids on one channel by role, and by role the parent product a listing names (a variation's)."""
+
+    items: dict[str, str]
+    parents: dict[str, str]
+
+
+def listing_ids(conn: Connection, channel_name: str, sku_ids: Collection[int]) -> dict[int, ListedIds]:
+    """Per SKU, the channel's ids by role (the first listing per role wins, as for one SKU) and their parents."""
+    out: dict[int, ListedIds] = {int(s): ListedIds({}, {}) for s in sku_ids}
+    for sku_id, role, external_id, parent in conn.execute(
+            select(channel_listings.c.sku_id, channel_listings.c.role, channel_listings.c.external_id,
+                   channel_listings.c.parent_external_id)
             .where(channel_listings.c.channel == channel_name, channel_listings.c.sku_id.in_(list(sku_ids)))
             .order_by(channel_listings.c.id)):
-        out[int(sku_id)].setdefault(role or "id", external_id)
+        listed = out[int(sku_id)]
+        key = role or "id"
+        if key not in listed.items:
+            listed.items[key] = external_id
+            if parent:
+                listed.parents[key] = parent
     return out
 
 

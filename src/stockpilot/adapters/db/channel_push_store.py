@@ -99,19 +99,6 @@ def unmap_location(conn: Connection, channel_id: int, location_id: int) -> bool:
         channel_locations.c.channel_id == channel_id, channel_locations.c.location_id == location_id)).rowcount == 1
 
 
-def listing_ids(conn: Connection, channel_name: str, sku_id: int) -> dict[str, str]:
-    """The channel's ids for the SKU by role ("inventory_item", "variant", ...); a role-less listing is "id"."""
-    rows = conn.execute(
-        select(channel_listings.c.role, channel_listings.c.external_id)
-        .where(channel_listings.c.channel == channel_name, channel_listings.c.sku_id == sku_id)
-        .order_by(channel_listings.c.id)
-    ).all()
-    ids: dict[str, str] = {}
-    for role, external_id in rows:
-        ids.setdefault(role or "id", external_id)
-    return ids
-
-
 def listed_skus(conn: Connection, channel_name: str) -> list[tuple[int, str]]:
     """(sku_id, sku) of every SKU listed on the channel, by SKU."""
     return [(r.id, r.sku) for r in conn.execute(

@@ -91,8 +91,12 @@ channel_listings = Table(
     # What the id is on the channel (inventory_item, variant, product, variation, ...): outbound pushes pick the
     # role their platform's API addresses; inbound matching ignores it. NULL: unknown (inbound only).
     Column("role", String(32)),
+    # The parent product of a `variation` (WooCommerce addresses it as /products/{parent}/variations/{id}); any
+    # number of variations share one parent, which is not a listing of its own. NULL for every other role.
+    Column("parent_external_id", String(255)),
     UniqueConstraint("channel", "external_id", name="uq_channel_listings_channel_external_id"),
     Index("ix_channel_listings_channel_sku_id", "channel", "sku_id"),
+    Index("ix_channel_listings_channel_parent_external_id", "channel", "parent_external_id"),
 )
 
 stock_levels = Table(

@@ -74,7 +74,7 @@ def list_skus(request: Request, after: str | None = None, limit: int = Query(100
 
 @router.put("/channel-listings")
 def map_listing(body: schemas.ListingIn, request: Request) -> JSONResponse:
-    _app(request).catalog.map_listing(body.channel, body.external_id, body.sku, body.role)
+    _app(request).catalog.map_listing(body.channel, body.external_id, body.sku, body.role, body.parent_external_id)
     return _json(body.model_dump())
 
 

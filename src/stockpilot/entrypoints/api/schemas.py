@@ -115,3 +115,6 @@ class ListingIn(Strict):
     external_id: str = Field(min_length=1)
     sku: str = Field(min_length=1)
     role: str | None = None  # what the id is on the channel (inventory_item, variant, ...): what pushes address
+    # A `variation`'s parent product id (required then, refused for other roles): WooCommerce's
+    # /products/{parent}/variations/{id}; any number of variations share one parent.
+    parent_external_id: str | None = None

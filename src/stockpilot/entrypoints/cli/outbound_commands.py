@@ -49,19 +49,27 @@ def channel_listing(
     name: Annotated[str, typer.Argument(help="The channel.")],
     external_id: Annotated[str, typer.Argument(help="The channel's id for the item.")],
     sku: Annotated[str, typer.Argument(help="The Stockpilot SKU.")],
-    role: Annotated[str | None, typer.Option(help="What the id is: inventory_item (Shopify), product / variation "
-                                                  "(WooCommerce), product / variant (BigCommerce), ...")] = None,
+    role: Annotated[str | None, typer.Option(help="What the id is: inventory_item (Shopify), product (a simple "
+                                                  "product) / variation (WooCommerce, with --parent), product / "
+                                                  "variant (BigCommerce), ...")] = None,
+    parent: Annotated[str | None, typer.Option(help="A variation's parent product id (WooCommerce: the variable "
+                                                    "product; line items' product_id). Required with --role "
+                                                    "variation; every size or colour names the same parent.")]
+    = None,
 ) -> None:
-    """Map a channel's item id to a SKU; a SKU listed on a channel gets its available-to-sell pushed there."""
+    """Map a channel's item id to a SKU; a SKU listed on a channel gets its available-to-sell pushed there.
+
+    A WooCommerce variation: `stockpilot channel listing NAME VARIATION_ID SKU --role variation --parent
+    PARENT_ID` (its stock is set at /products/PARENT_ID/variations/VARIATION_ID)."""
     sp = build()
     try:
-        sp.catalog.map_listing(name, external_id, sku, role)
+        sp.catalog.map_listing(name, external_id, sku, role, parent)
     except StockpilotError as exc:
         err.print(f"error: {exc.detail}")
         raise typer.Exit(1) from None
     finally:
         sp.close()
-    print(f"{name} {role or 'id'} {external_id} -> {sku}")
+    print(f"{name} {role or 'id'} {external_id}{f' (of product {parent})' if parent else ''} -> {sku}")
 
 
 def reconcile(
