@@ -190,17 +190,17 @@ def _all_stats() -> dict[int, tuple[str, int, float]]:
 PG_DATABASE = "stockpilot_bench"  # the scratch database; its backends are the PostgreSQL CPU we count
 
 
-def _serves_bench(pid: int) -> bool:
+def _serves_bench(pid: int, database: str) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return f" {PG_DATABASE} ".encode() in fh.read()
+            return f" {database} ".encode() in fh.read()
     except OSError:
         return False
 
 
-def cpu_snapshot(roots: list[int]) -> dict[str, dict[int, float]]:
+def cpu_snapshot(roots: list[int], database: str = PG_DATABASE) -> dict[str, dict[int, float]]:
     """CPU seconds per pid of the process trees under `roots` and of the PostgreSQL backends serving the bench
-    database (other databases on the server, e.g. other people's tests, are not counted)."""
+    database `database` (other databases on the server, e.g. other people's tests, are not counted)."""
     stats = _all_stats()
     children: dict[int, list[int]] = {}
     for pid, (_, ppid, _) in stats.items():
@@ -211,7 +211,8 @@ def cpu_snapshot(roots: list[int]) -> dict[str, dict[int, float]]:
         pid = todo.pop()
         tree[pid] = stats[pid][2]
         todo.extend(children.get(pid, []))
-    postgres = {pid: st[2] for pid, st in stats.items() if st[0].startswith("postgres") and _serves_bench(pid)}
+    postgres = {pid: st[2] for pid, st in stats.items()
+                if st[0].startswith("postgres") and _serves_bench(pid, database)}
     return {"tree": tree, "postgres": postgres}
 
 
@@ -224,30 +225,43 @@ def cpu_delta(before: dict[str, dict[int, float]], after: dict[str, dict[int, fl
 
 class CpuMeter:
     """CPU seconds of this process ('bench'), of a server process tree ('server') and of PostgreSQL's backends
-    serving the bench database ('postgres'), between start() and stop()."""
+    serving the bench database ('postgres'), and of a separate worker process ('worker'), between start() and
+    stop()."""
 
-    def __init__(self, server_pid: int | None = None) -> None:
+    def __init__(self, server_pid: int | None = None, *, database: str = PG_DATABASE,
+                 worker_pid: int | None = None) -> None:
         self.roots = [server_pid] if server_pid else []
+        self.database = database
+        self.worker_pid = worker_pid
         self.result: dict[str, float] = {}
         self._before: dict[str, dict[int, float]] = {}
         self._own = 0.0
 
     def start(self) -> None:
-        self._before, self._own = cpu_snapshot(self.roots), time.process_time()
+        self._before, self._own = self._snapshot(), time.process_time()
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        taken = cpu_snapshot(self.roots, self.database)
+        if self.worker_pid:
+            taken["worker"] = cpu_snapshot([self.worker_pid], self.database)["tree"]
+        return taken
 
     def stop(self) -> None:
         own = time.process_time() - self._own
-        delta = cpu_delta(self._before, cpu_snapshot(self.roots))
+        delta = cpu_delta(self._before, self._snapshot())
         self.result["bench"] = round(own, 3)
         if self.roots:
             self.result["server"] = delta["tree"]
         self.result["postgres"] = delta["postgres"]
+        if self.worker_pid:
+            self.result["worker"] = delta["worker"]
 
 
 @contextmanager
-def measure_cpu(trial_cpu: dict[str, float], *, server_pid: int | None = None) -> Iterator[None]:
+def measure_cpu(trial_cpu: dict[str, float], *, server_pid: int | None = None, database: str = PG_DATABASE,
+                worker_pid: int | None = None) -> Iterator[None]:
     """Fill `trial_cpu` with the CpuMeter figures of the enclosed block."""
-    meter = CpuMeter(server_pid)
+    meter = CpuMeter(server_pid, database=database, worker_pid=worker_pid)
     meter.start()
     yield
     meter.stop()

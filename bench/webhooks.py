@@ -185,7 +185,7 @@ async def _client(host: str, port: int, queue: asyncio.Queue[tuple[Delivery, flo
 
 
 def post_all(host: str, port: int, batch: list[Delivery], clients: int, *, rate: float | None = None,
-             server_pid: int | None = None) -> Load:
+             server_pid: int | None = None, worker_pid: int | None = None) -> Load:
     """Send every delivery once; with `rate`, delivery i is sent no earlier than i / rate after the start."""
     load = Load()
 
@@ -200,7 +200,7 @@ def post_all(host: str, port: int, batch: list[Delivery], clients: int, *, rate:
         load.elapsed = time.perf_counter() - began
         load.errors.extend(f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException))
 
-    with measure_cpu(load.cpu, server_pid=server_pid):
+    with measure_cpu(load.cpu, server_pid=server_pid, database=BENCH_DB, worker_pid=worker_pid):
         asyncio.run(run())
     return load
 
@@ -420,7 +420,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
     split = backend == "postgresql" and args.pg_topology == "split"
     server = start_server(url, workdir, workers=1, pool_size=40, serve_args=["--no-worker"] if split else [])
     worker = worker_process(url, workdir) if split else contextlib.nullcontext()
-    worker.__enter__()
+    worker_pid = getattr(worker.__enter__(), "pid", None)
     ledger = Ledger(url)
     result: dict[str, Any] = {"backend": backend, "topology": "serve --no-worker + worker" if split else
                               "serve (embedded worker)"}
@@ -435,7 +435,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
         ledger.wait_pushed(shopify, 60)
 
         burst = deliveries(args.webhooks, 10_000, host)
-        load = post_all(server.host, server.port, burst, args.clients, server_pid=server.proc.pid)
+        load = post_all(server.host, server.port, burst, args.clients, server_pid=server.proc.pid,
+                        worker_pid=worker_pid)
         result["burst"] = answer_figures(load, len(burst))
         drained = ledger.wait_applied(args.drain_timeout)
         spans, statuses = ledger.receipt_to_ledger(burst)
@@ -454,7 +455,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
         paced = deliveries(args.paced, 900_000, host)
         pushes_before = len(shopify.sets)
         load = post_all(server.host, server.port, paced, min(args.clients, 8), rate=args.rate,
-                        server_pid=server.proc.pid)
+                        server_pid=server.proc.pid, worker_pid=worker_pid)
         result["paced"] = answer_figures(load, len(paced))
         ledger.wait_applied(args.drain_timeout)
         spans, statuses = ledger.receipt_to_ledger(paced)

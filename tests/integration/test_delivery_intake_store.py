@@ -1,14 +1,21 @@
 """The intake's batched insert (adapters/db/delivery_intake_store.py) on each backend: in one batch, new
 deliveries, a redelivery of one of them, another delivery of the same platform event, a redelivery of a row stored
-earlier; each answer is as if they had come one by one, and only the new rows are enqueued."""
+earlier; each answer is as if they had come one by one, and only the new rows are enqueued. Both ways in: `store`
+in the caller's transaction (Amazon polling) and `WebhookIntake.persist` (the HTTP intake: one statement in
+autocommit on PostgreSQL, then the repeats counted), whose NOTIFY other processes' workers must hear."""
 
 from __future__ import annotations
 
+import select as select_module
+
+import psycopg
+import pytest
 from sqlalchemy import func, select
 
 from stockpilot.adapters.db import channel_store, delivery_intake_store
 from stockpilot.adapters.db.delivery_intake_store import NewDelivery
 from stockpilot.adapters.db.tables import outbox, webhook_deliveries
+from stockpilot.runtime.outbox import OUTBOX_CHANNEL
 from stockpilot.services.webhook_intake import PROCESS_TOPIC
 
 
@@ -22,7 +29,16 @@ def _delivery(channel_id: int, key: str, event: str | None, body: bytes = b"{}")
     return NewDelivery(channel_id, "orders/create", key, event, {"x-shopify-topic": "orders/create"}, body)
 
 
-def test_a_mixed_batch_is_answered_as_if_one_by_one(sp, clock):
+def _in_transaction(sp, batch, clock):
+    return sp.db.write(lambda conn: delivery_intake_store.store(conn, batch, clock.now(), PROCESS_TOPIC))
+
+
+def _through_intake(sp, batch, clock):
+    return [(a.delivery_id, a.duplicate) for a in sp.webhook_intake.persist(batch)]
+
+
+@pytest.mark.parametrize("persist", [_in_transaction, _through_intake])
+def test_a_mixed_batch_is_answered_as_if_one_by_one(sp, clock, persist):
     channel_id = _channel(sp)
     earlier = sp.db.write(lambda conn: delivery_intake_store.store(
         conn, [_delivery(channel_id, "webhook:old", "orders/create:e-old")], clock.now(), PROCESS_TOPIC))
@@ -37,7 +53,7 @@ def test_a_mixed_batch_is_answered_as_if_one_by_one(sp, clock):
         _delivery(channel_id, "webhook:c", None, b'{"id": 3}'),
         _delivery(channel_id, "webhook:d", None, b'{"id": 4}'),
     ]
-    answers = sp.db.write(lambda conn: delivery_intake_store.store(conn, batch, clock.now(), PROCESS_TOPIC))
+    answers = persist(sp, batch, clock)
 
     (a_id, a_dup), *rest = answers
     assert not a_dup
@@ -65,3 +81,19 @@ def test_a_batch_of_only_redeliveries_enqueues_nothing(sp, clock):
     assert again == [(delivery_id, True) for delivery_id, _ in stored]
     with sp.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 3
+
+
+def test_the_intake_statement_wakes_workers_in_other_processes(sp, clock, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no other processes' workers to wake: they poll")
+    channel_id = _channel(sp)
+    listener = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    try:
+        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        sp.webhook_intake.persist([_delivery(channel_id, "webhook:woken", None)])
+        heard = select_module.select([listener.fileno()], [], [], 10)[0] and list(listener.notifies(timeout=1))
+        assert heard and heard[0].channel == OUTBOX_CHANNEL
+        sp.webhook_intake.persist([_delivery(channel_id, "webhook:woken", None)])  # a repeat enqueues nothing
+        assert list(listener.notifies(timeout=0.5)) == []
+    finally:
+        listener.close()

@@ -108,6 +108,17 @@ class Database:
         self._woken(wake)
         return result
 
+    def _write_postgres_autocommit(self, work: Callable[[Connection], T]) -> T:
+        if _NO_WAIT.get():
+            raise WriterBusy
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            try:
+                result = work(conn)
+            finally:
+                wake = conn.info.pop(_WAKE_KEY, None)
+        self._woken(wake)
+        return result
+
     def _write_sqlite(self, work: Callable[[Connection], T]) -> T:
         """BEGIN IMMEDIATE .. COMMIT straight on the driver, on the one writer connection, under the mutex.
 
@@ -173,7 +184,21 @@ class Database:
         The conditional updates need no retry to be correct; this only covers rare lock-order cycles
         (e.g. lazily expiring another cart's multi-SKU reservation) that PostgreSQL breaks by aborting one side.
         """
-        run = self._write_sqlite if self.is_sqlite else self._write_postgres
+        return self._retrying(self._write_sqlite if self.is_sqlite else self._write_postgres, work, attempts)
+
+    def write_statements(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """As `write`, for work whose every statement is complete by itself (nothing to roll back together).
+
+        PostgreSQL runs them in autocommit: each statement is its own transaction, one round trip, where a
+        transaction costs three (BEGIN, the statement, COMMIT; psycopg waits for each). A wakeup asked for
+        in a statement (see request_wakeup_in_statement) is heard when the statement commits. SQLite: `write`
+        (its BEGIN and COMMIT are in-process).
+        """
+        return self._retrying(self._write_sqlite if self.is_sqlite else self._write_postgres_autocommit, work,
+                              attempts)
+
+    def _retrying(self, run: Callable[[Callable[[Connection], T]], T], work: Callable[[Connection], T],
+                  attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             try:
                 return run(work)

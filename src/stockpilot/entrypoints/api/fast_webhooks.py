@@ -3,8 +3,8 @@
 A platform may send a burst of thousands of deliveries a second and wants an answer within seconds (Shopify: 5 s),
 so this ASGI middleware answers the ordinary case directly: a whole body within the limit, a registered store, a
 valid signature. It calls the intake's own steps (`WebhookIntake.channel`, `verify`, `new_delivery`) and hands the
-delivery to `DeliveryBatcher`, which persists every delivery waiting at that moment in one short transaction
-(`WebhookIntake.persist`: the delivery rows and their outbox rows), so only then the 200 goes out: nothing is
+delivery to `DeliveryBatcher`, which persists every delivery waiting at that moment together (`WebhookIntake.persist`:
+the delivery rows and their outbox rows, one statement on PostgreSQL), and only then the 200 goes out: nothing is
 answered before it is durable. Anything else (an oversized or unfinished body, an unknown store, a bad signature,
 WooCommerce's unsigned ping) is handed on, body included, to the FastAPI route in channel_routes.py, which gives
 its usual 413/404/401/pong answers: the two paths cannot disagree about errors, and the routes stay the documented
@@ -27,6 +27,10 @@ from stockpilot.services.webhook_intake import MAX_BODY_BYTES, Accepted, Signatu
 
 _ROUTE = re.compile(r"^/webhooks/(?:(shopify)|(woocommerce|bigcommerce)(?:/([^/]+))?|(standard)/([^/]+))$")
 MAX_BATCH = 256  # deliveries per commit; a bound on how long one transaction holds the writer
+# PostgreSQL: batches stored at once. A batch's time there is mostly waiting on the server, not a single writer,
+# so while one batch's statement travels the next can already go: a delivery then waits for about one batch, not
+# for the rest of the batch in flight and then its own. Small: each takes a pooled connection and a thread.
+PG_BATCHES_AT_ONCE = 3
 
 
 def route_of(path: str) -> tuple[str, str | None] | None:
@@ -44,22 +48,24 @@ def route_of(path: str) -> tuple[str, str | None] | None:
 class DeliveryBatcher:
     """Deliveries that arrive while a commit is running wait for the next one, all together.
 
-    The first delivery starts a drain task; every delivery that reaches `submit` before the drain takes the batch
-    (one event-loop turn later, or while the previous commit runs) joins it. SQLite with the writer free: the
-    commit runs inline on the event loop (a few rows, well under a millisecond, cheaper than a thread hop);
-    otherwise, and always on PostgreSQL, in a thread, while the loop keeps reading the next requests.
+    A delivery that finds fewer drain tasks running than allowed (SQLite: one, its single writer; PostgreSQL:
+    PG_BATCHES_AT_ONCE) starts one; every delivery that reaches `submit` before a drain takes the batch (one
+    event-loop turn later, or while the drains' commits run) joins it. SQLite with the writer free: the commit
+    runs inline on the event loop (a few rows, well under a millisecond, cheaper than a thread hop); otherwise,
+    and always on PostgreSQL, in a thread, while the loop keeps reading the next requests.
     """
 
     def __init__(self, sp: Stockpilot) -> None:
         self.sp = sp
         self._waiting: list[tuple[NewDelivery, asyncio.Future[Accepted]]] = []
-        self._draining = False
+        self._drains = 0
+        self._max_drains = 1 if sp.db.is_sqlite else PG_BATCHES_AT_ONCE
 
     async def submit(self, delivery: NewDelivery) -> Accepted:
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
-        if not self._draining:
-            self._draining = True
+        if self._drains < self._max_drains:
+            self._drains += 1
             asyncio.get_running_loop().create_task(self._drain())
         return await future
 
@@ -68,6 +74,8 @@ class DeliveryBatcher:
             while self._waiting:
                 await asyncio.sleep(0)  # requests already read this turn join the batch
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                if not batch:  # another drain took them
+                    break
                 items = [delivery for delivery, _ in batch]
                 try:
                     try:
@@ -84,7 +92,7 @@ class DeliveryBatcher:
                     if not future.done():
                         future.set_result(result)
         finally:
-            self._draining = False
+            self._drains -= 1
 
 
 class WebhookFastPath:
