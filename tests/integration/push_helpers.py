@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from stockpilot.adapters.db.tables import channel_push_state, channel_pushes, outbox
 from stockpilot.bootstrap import Stockpilot
-from stockpilot.runtime import decisions
-from stockpilot.services.channel_push import TOPIC
+from stockpilot.runtime import consumers, decisions
+from stockpilot.services.channel_push import CONSUMER, TOPIC
 from tests.integration.helpers import stock
 
 
@@ -46,3 +46,11 @@ def push_state(sp: Stockpilot) -> list[dict[str, Any]]:
 def push_decisions(sp: Stockpilot, sku: str = "TEE") -> list[Any]:
     with sp.db.read() as conn:
         return [d for d in decisions.list_for(conn, sku, limit=10_000) if d.kind == "channel_push"]
+
+
+def push_consumer_caught_up(sp: Stockpilot) -> bool:
+    """Whether the `channel_push` consumer has walked every event. A race test waits for this too before calling
+    the pushes settled: a push sent after the last sale carries the final value even while the consumer is still
+    behind, and the changes it then counts queue one more push (which finds the channel unchanged)."""
+    with sp.db.read() as conn:
+        return any(s.name == CONSUMER and s.lag == 0 for s in consumers.status(conn))

@@ -17,7 +17,7 @@ from stockpilot.runtime import outbox
 from stockpilot.runtime.consumers import ConsumerRunner
 from stockpilot.runtime.handlers import automations
 from tests.integration.helpers import line, totals
-from tests.integration.push_helpers import push_rows, push_state, seeded
+from tests.integration.push_helpers import push_consumer_caught_up, push_rows, push_state, seeded
 from tests.support.recording_pusher import RecordingPusher
 
 SKUS, SELLERS, SALES_EACH, ON_HAND = 12, 4, 40, 100
@@ -70,7 +70,8 @@ def test_concurrent_sales_of_many_skus_are_batched_one_push_per_item_at_a_time(d
         while time.monotonic() < deadline:
             done = not any(s["queued"] for s in push_state(sp))
             by_item = pusher.values_by_item()
-            if done and all(by_item.get(k, [None])[-1] == v for k, v in final.items()):
+            if (done and all(by_item.get(k, [None])[-1] == v for k, v in final.items())
+                    and push_consumer_caught_up(sp)):
                 break
             time.sleep(0.05)
         stop.set()

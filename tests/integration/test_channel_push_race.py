@@ -17,7 +17,14 @@ from stockpilot.runtime import outbox
 from stockpilot.runtime.consumers import ConsumerRunner
 from stockpilot.runtime.handlers import automations
 from tests.integration.helpers import line, totals
-from tests.integration.push_helpers import push_rows, push_state, pushed_values, seeded, shop
+from tests.integration.push_helpers import (
+    push_consumer_caught_up,
+    push_rows,
+    push_state,
+    pushed_values,
+    seeded,
+    shop,
+)
 from tests.support.recording_pusher import RecordingPusher
 
 SELLERS, SALES_EACH, ON_HAND = 4, 40, 400
@@ -63,7 +70,8 @@ def test_concurrent_sales_and_two_workers_push_the_final_value_one_at_a_time(db_
         deadline = time.monotonic() + 60  # a bound on waiting, not a timing assertion
         while time.monotonic() < deadline:
             state = push_state(sp)
-            if state and not state[0]["queued"] and pusher.values() and pusher.values()[-1] == final:
+            if (state and not state[0]["queued"] and pusher.values() and pusher.values()[-1] == final
+                    and push_consumer_caught_up(sp)):
                 break
             time.sleep(0.05)
         stop.set()
