@@ -66,7 +66,11 @@ class OutcomeHook(Protocol):
     from a delivery (a PO is now with its supplier; it could not be delivered) commits exactly with it.
 
     A hook whose class sets `dead_only = True` does nothing on `delivered`: its topic's successes are then recorded
-    in bulk like an unhooked topic's (one statement per batch, not one per row)."""
+    in bulk like an unhooked topic's (one statement per batch, not one per row).
+
+    A hook whose class sets `runs_first = True` takes a lock that other transactions take before any row of theirs
+    (the channel push lock): its successes are recorded before every other outcome of the transaction, so it never
+    waits for that lock holding rows that another hook took (a PO acknowledgement's stock change)."""
 
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None: ...
@@ -328,8 +332,21 @@ class Dispatcher:
         for claim in hooked:
             by_lease[claim.lease_until].remove(claim.id)
 
+        first = [c for c in hooked if getattr(self.outcomes[c.topic], "runs_first", False)]
+        later = [c for c in hooked if not getattr(self.outcomes[c.topic], "runs_first", False)]
+
+        def record_hooked(conn: Connection, claims: list[_Claim]) -> int:
+            recorded = 0
+            for claim in claims:  # one by one: the hook must run only for a row whose outcome really was recorded
+                if conn.execute(self._guard(claim).values(**delivered)).rowcount == 1:
+                    self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now,
+                                                         claim.result)
+                    recorded += 1
+            return recorded
+
         def work(conn: Connection) -> int:
-            recorded = sum(
+            recorded = record_hooked(conn, first)
+            recorded += sum(
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_(ids), outbox.c.status == PENDING, outbox.c.leased_by == self.worker_id,
@@ -338,12 +355,7 @@ class Dispatcher:
                 ).rowcount
                 for lease_until, ids in by_lease.items() if ids
             )
-            for claim in hooked:  # one by one: the hook must run only for a row whose outcome really was recorded
-                if conn.execute(self._guard(claim).values(**delivered)).rowcount == 1:
-                    self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now,
-                                                         claim.result)
-                    recorded += 1
-            return recorded
+            return recorded + record_hooked(conn, later)
 
         recorded = self.db.write(work)
         report.delivered += recorded

@@ -21,6 +21,7 @@ from stockpilot.adapters.db import (
     history_store,
     ledger,
 )
+from stockpilot.adapters.db.channel_push_lock import lock_pushes
 from stockpilot.domain.channel_messages import SetCount, Unprocessable
 from stockpilot.domain.model import Delta, MovementKind
 from stockpilot.services.channel_lines import resolve_sku
@@ -38,6 +39,11 @@ class ChannelCounts:
         if channel_store.is_echo(conn, channel["id"], command.item_key, command.on_hand, now):
             # The channel telling us back the value we pushed to it: not a change made on the channel.
             return {**result, "ignored": "echo of a value Stockpilot pushed"}
+        # The count is measured from what the channel acknowledged, which a push's outcome hook writes under the
+        # push lock: read without it, a count applied while that outcome was committing measured from the value
+        # before the push. Taken before any row of this delivery, so it is never awaited while holding one (and
+        # a delivery after a batch's first does not wait for it at all: webhook_processing).
+        lock_pushes(conn)
         if not delivery_processing_store.advance_watermark(conn, channel["id"], command.item_key,
                                                            command.updated_at, now):
             return {**result, "ignored": f"older than a count already applied ({command.updated_at.isoformat()})"}

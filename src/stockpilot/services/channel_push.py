@@ -77,6 +77,10 @@ def read_account(conn: Connection, channel: Mapping[str, Any]) -> ChannelAccount
 
 
 class ChannelPushes:
+    # As the outcome hook of `channel.push`: recorded before the other outcomes of a dispatcher's transaction, so
+    # the push lock is taken before any row another hook takes (outbox.OutcomeHook).
+    runs_first = True
+
     def __init__(self, ctx: Context, pushers: Mapping[str, ChannelPusher]) -> None:
         from stockpilot.services.channel_push_batches import PushBatches  # it builds on this module
 

@@ -280,6 +280,7 @@ class ChainedOutcome:
     def __init__(self, *hooks: outbox.OutcomeHook) -> None:
         self.hooks = hooks
         self.dead_only = all(getattr(hook, "dead_only", False) for hook in hooks)
+        self.runs_first = any(getattr(hook, "runs_first", False) for hook in hooks)  # see outbox.OutcomeHook
 
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
                   result: Any = None) -> None:

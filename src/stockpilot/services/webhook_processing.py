@@ -41,6 +41,9 @@ class _AlreadyFinished(Exception):
     """The delivery left `received` while this attempt ran: roll this attempt back."""
 
 
+_NEXT_TRANSACTION = object()  # a delivery found a row locked elsewhere: it goes first in the next transaction
+
+
 @dataclass(frozen=True, slots=True)
 class _Todo:
     index: int  # in the batch
@@ -119,19 +122,37 @@ class WebhookProcessor:
         return outcomes
 
     def _apply_some(self, conn: Connection, todo: list[_Todo], outcomes: list[Any]) -> int:
-        """Apply deliveries from the front of `todo` until the budget is spent; returns how many were settled."""
+        """Apply deliveries from the front of `todo` until the budget is spent, or until one finds a row locked
+        by another transaction; returns how many were settled."""
         deadline = time.monotonic() + APPLY_BUDGET_SECONDS
         with delivery_processing_store.sharing_round_trips(conn):
             for done, item in enumerate(todo):
                 if done and time.monotonic() >= deadline:
                     return done  # commit these; the rest go in the next transaction
-                outcomes[item.index] = self._settle(conn, item)
+                if done == 1:
+                    # Each delivery takes its SKUs in one sorted order, but a batch takes them in delivery order:
+                    # a lane holding TEE and waiting for MUG, another holding MUG and waiting for TEE, is a
+                    # deadlock. So no delivery after the first waits while holding what the ones before it took.
+                    delivery_processing_store.no_lock_waits(conn)
+                outcome = self._settle(conn, item, may_wait=not done)
+                if outcome is _NEXT_TRANSACTION:
+                    return done  # commit these; this one goes first in the next transaction, where it may wait
+                outcomes[item.index] = outcome
         return len(todo)
 
-    def _settle(self, conn: Connection, item: _Todo) -> Any:
+    def _settle(self, conn: Connection, item: _Todo, *, may_wait: bool) -> Any:
+        delivery_processing_store.savepoint(conn)  # applied (or parked) whole or not at all, alone
+        try:
+            return self._settle_saved(conn, item, may_wait=may_wait)
+        except Exception as exc:
+            if may_wait or not delivery_processing_store.lock_busy(exc):
+                raise
+            delivery_processing_store.rollback_to_savepoint(conn)
+            return _NEXT_TRANSACTION
+
+    def _settle_saved(self, conn: Connection, item: _Todo, *, may_wait: bool) -> Any:
         parking = item.parking
         if parking is None:
-            delivery_processing_store.savepoint(conn)  # applied whole or not at all, alone
             try:
                 status, _effects = self._apply_all(conn, item.delivery_id, item.channel, item.commands)
                 return {"delivery": item.delivery_id, "status": status, "reason": None}
@@ -139,6 +160,8 @@ class WebhookProcessor:
                 delivery_processing_store.rollback_to_savepoint(conn)
                 return {"delivery": item.delivery_id, "skipped": "finished by another worker"}
             except Exception as exc:
+                if not may_wait and delivery_processing_store.lock_busy(exc):
+                    raise  # not a failure of the delivery: _settle hands it to the next transaction
                 delivery_processing_store.rollback_to_savepoint(conn)
                 parking = _parking(exc)
                 if parking is None:

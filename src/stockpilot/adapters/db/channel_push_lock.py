@@ -55,4 +55,10 @@ def _watch(engine: Engine) -> None:
 
 
 def _forget(conn: Connection, _name: object, _context: object) -> None:
+    forget_push_lock(conn)
+
+
+def forget_push_lock(conn: Connection) -> None:
+    """A savepoint rolled back on the bare cursor (which SQLAlchemy's event does not see): the lock may have been
+    given back, so the next writer asks again (asking for a lock already held is granted at once)."""
     conn.info.pop(_HELD, None)

@@ -228,6 +228,7 @@ def count_baseline(conn: Connection, channel_id: int, item_key: str) -> int | No
 def note_channel_count(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
     """The channel now shows `value` by its own doing (a POS sale, an edit): the next change is measured from here,
     and the next push sees that the channel differs from available-to-sell."""
+    lock_pushes(conn)  # held already: the count took it before reading the baseline (services/channel_counts.py)
     conn.execute(update(channel_pushes).where(channel_pushes.c.channel_id == channel_id,
                                               channel_pushes.c.item_key == item_key)
                  .values(confirmed_value=value, confirmed_at=now))

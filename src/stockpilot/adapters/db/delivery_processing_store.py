@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import raw
+from stockpilot.adapters.db.channel_push_lock import forget_push_lock
 
 _CHANNEL_COLUMNS = ("id", "name", "kind", "secret", "shop_domain", "site_url", "store_hash", "api_url",
                     "api_token", "buffer", "location", "active")
@@ -38,6 +39,11 @@ _ORDER = raw.Sql("SELECT id, status FROM orders WHERE reference = ?")
 # statement, not two (the transaction holds at most a batch of them, nested; ROLLBACK TO undoes the newest).
 _SAVEPOINT = raw.Sql("SAVEPOINT delivery")
 _ROLLBACK_TO_SAVEPOINT = raw.Sql("ROLLBACK TO SAVEPOINT delivery")
+# PostgreSQL, for the rest of the transaction (SET LOCAL; taken before the next delivery's savepoint, so rolling
+# that one back keeps it). lock_timeout 0 would mean "wait forever"; 1 ms is the shortest it takes.
+_NO_LOCK_WAITS = raw.Sql("SELECT 1", "SET LOCAL lock_timeout = '1ms'")
+# lock_not_available (our lock_timeout), deadlock_detected (should a wait outlast it after all)
+_LOCK_BUSY_CODES = frozenset({"55P03", "40P01"})
 
 
 @cache
@@ -98,3 +104,19 @@ def rollback_to_savepoint(conn: Connection) -> None:
     if raw.drop_deferred_from(conn, _SAVEPOINT):
         return  # the savepoint was still held back, and all after it: none of it reached the database
     raw.execute(conn, _ROLLBACK_TO_SAVEPOINT)
+    forget_push_lock(conn)  # PostgreSQL gave back a push lock taken since the savepoint (a count's)
+
+
+def no_lock_waits(conn: Connection) -> None:
+    """From here to the end of the transaction a lock held by another transaction is not waited for: the statement
+    fails at once (lock_busy). Taken after a batch's first delivery: one that waited while holding the rows of the
+    deliveries before it (SKUs in delivery order, not in one sorted order) could close a cycle with another lane
+    doing the same. (It covers COMMIT too, so an apply transaction must not NOTIFY: its commit would wait for
+    the notification queue's lock under it. Applying deliveries enqueues no outbox rows.) SQLite: nothing."""
+    if conn.dialect.name == "postgresql":
+        raw.defer(conn, _NO_LOCK_WAITS)
+
+
+def lock_busy(exc: BaseException) -> bool:
+    """Whether `exc` is a statement refused because a lock was held elsewhere (after no_lock_waits)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOCK_BUSY_CODES
