@@ -20,7 +20,9 @@ inventoryLevel { quantities } }`, as the public docs give them.
 - Cost-based throttle: a leaky bucket (maximumAvailable 2000, restoreRate 100/s by default) charged the request's
   cost; every answer has `extensions.cost` with `throttleStatus`; an empty bucket answers 200 with
   `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
-  `too_many_next(n, retry_after)` HTTP 429 with Retry-After, `fail_next(n)` 503.
+  `too_many_next(n, retry_after)` HTTP 429 with Retry-After, `fail_next(n)` 503. `slow_next(n, seconds)` applies the
+  next requests as usual and answers them only after `seconds` (a platform that is slow to answer, not to apply:
+  the client's timeout then leaves it open whether the change was made).
 - orderCancel (orders added with `add_order`): the arguments as the 2026-10 schema has them (`orderId` an Order GID,
   `reason` an OrderCancelReason, `restock: Boolean!`, `refundMethod` an OrderCancelRefundMethodInput; a missing
   required variable or an unknown reason is a top-level error, as GraphQL coercion answers). It answers `job { id
@@ -74,6 +76,7 @@ class ShopifyAdminApi:
         self.cancels: list[dict[str, Any]] = []  # the variables of every orderCancel that cancelled an order
         self._idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self._forced: list[tuple[str, float]] = []  # ("throttle" | "429" | "503", retry_after)
+        self._slow: list[float] = []  # seconds to hold the next answers back
         self._lock = threading.Lock()
         api = self
 
@@ -86,6 +89,10 @@ class ShopifyAdminApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 status, body, headers = api._answer(self.path, dict(self.headers.items()), raw)
+                with api._lock:
+                    delay = api._slow.pop(0) if api._slow else 0.0
+                if delay:
+                    time.sleep(delay)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -129,6 +136,10 @@ class ShopifyAdminApi:
 
     def fail_next(self, n: int = 1) -> None:
         self._forced.extend([("503", 0.0)] * n)
+
+    def slow_next(self, n: int = 1, seconds: float = 1.0) -> None:
+        with self._lock:
+            self._slow.extend([seconds] * n)
 
     def echo_payload(self, item: str, location: str) -> dict[str, Any]:
         with self._lock:

@@ -13,7 +13,11 @@ Delivery side: a `Dispatcher` per worker.
    ignored and counted as `stale`. If nobody took the row over, the late outcome is still the truth and is kept.
 
 Delivery is at least once: a stalled worker and its successor may both call the handler. Handlers pass the
-idempotency key on to the receiver (supplier API, mail provider...) so the effect happens once.
+idempotency key on to the receiver (supplier API, mail provider...) so the effect happens once. A handler whose late
+effect could undo its successor's (an absolute count sent after a newer one) reads its claim with `current_lease()`
+and checks `lease_held` right before acting; a topic's hook may define `stale(conn, payload, key, now, outcome)`,
+called in the transaction that finds a row's outcome stale (outcome: what the handler returned, or its exception),
+to repair what the late effect may have done.
 
 Failure: attempts + 1, `last_error`, `available_at = now + backoff` (exponential with full jitter), or status `dead`
 once attempts reach `max_attempts`. An exception carrying `retry_after_seconds` (the receiver throttled us) is due
@@ -24,6 +28,7 @@ its idempotency key stays claimed and a re-enqueue with the same key cannot rese
 
 from __future__ import annotations
 
+import contextvars
 import random
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -79,6 +84,31 @@ class OutcomeHook(Protocol):
              now: datetime) -> None: ...
 
 _ERROR_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The claim a handler runs under: the row, and the lease stamp that fences its outcome."""
+
+    outbox_id: int
+    worker_id: str
+    lease_until: datetime
+
+
+_lease: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("stockpilot_outbox_lease", default=None)
+
+
+def current_lease() -> Lease | None:
+    """The claim of the handler running on this thread (None outside a dispatcher, e.g. a direct call)."""
+    return _lease.get()
+
+
+def lease_held(conn: Connection, lease: Lease) -> bool:
+    """Whether nobody took the row over since it was claimed: still pending under this very lease stamp (expired or
+    not: until another worker stamps its own, an outcome under this one is still recorded)."""
+    return conn.execute(select(outbox.c.id).where(
+        outbox.c.id == lease.outbox_id, outbox.c.status == PENDING, outbox.c.leased_by == lease.worker_id,
+        outbox.c.leased_until == lease.lease_until)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -273,7 +303,8 @@ class Dispatcher:
                 elif isinstance(result, Exception):
                     outcome = self._record_failure(member, f"{type(result).__name__}: {result}",
                                                    final=bool(getattr(result, "permanent", False)),
-                                                   retry_after=getattr(result, "retry_after_seconds", None))
+                                                   retry_after=getattr(result, "retry_after_seconds", None),
+                                                   exc=result)
                 else:
                     if self._hooked_on_delivery(member.topic):
                         member = replace(member, result=result)
@@ -312,10 +343,14 @@ class Dispatcher:
         handler = self.handlers.get(topic)
         if handler is None:
             return [_NoHandler()]
+        claim = group[0]
+        token = _lease.set(Lease(claim.id, self.worker_id, claim.lease_until))
         try:
-            return [handler(group[0].payload, group[0].idempotency_key)]
+            return [handler(claim.payload, claim.idempotency_key)]
         except Exception as exc:
             return [exc]
+        finally:
+            _lease.reset(token)
 
     def _flush_successes(self, succeeded: list[_Claim], report: DispatchReport) -> None:
         """Record the delivered rows in one transaction, each guarded by its lease like a single outcome."""
@@ -342,6 +377,8 @@ class Dispatcher:
                     self.outcomes[claim.topic].delivered(conn, claim.payload, claim.idempotency_key, now,
                                                          claim.result)
                     recorded += 1
+                else:
+                    self._stale(conn, claim, claim.result, now)
             return recorded
 
         def work(conn: Connection) -> int:
@@ -361,6 +398,12 @@ class Dispatcher:
         report.delivered += recorded
         report.stale += len(succeeded) - recorded
         succeeded.clear()
+
+    def _stale(self, conn: Connection, claim: _Claim, outcome: Any, now: datetime) -> None:
+        """The row was taken over while its handler ran: the topic's hook may repair what the late run did."""
+        stale = getattr(self.outcomes.get(claim.topic), "stale", None)
+        if stale is not None:
+            stale(conn, claim.payload, claim.idempotency_key, now, outcome)
 
     def _hooked_on_delivery(self, topic: str) -> bool:
         hook = self.outcomes.get(topic)
@@ -388,7 +431,8 @@ class Dispatcher:
         self._flush_successes([claim], report)
         return "delivered" if report.delivered else "stale"
 
-    def _record_failure(self, claim: _Claim, error: str, *, final: bool, retry_after: float | None = None) -> str:
+    def _record_failure(self, claim: _Claim, error: str, *, final: bool, retry_after: float | None = None,
+                        exc: BaseException | None = None) -> str:
         now = self.clock.now()
         # A receiver that says when to come back (429 + Retry-After, a platform's throttle) was not failed: wait
         # as long as it asked, and do not spend an attempt, so throttling never dead-letters a row.
@@ -414,6 +458,8 @@ class Dispatcher:
             changed = conn.execute(stmt).rowcount
             if changed == 1 and hook is not None:
                 hook.dead(conn, claim.payload, claim.idempotency_key, error, now)
+            elif changed == 0:
+                self._stale(conn, claim, exc, now)
             return changed
 
         if self.db.write(work) != 1:

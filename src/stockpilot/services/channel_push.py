@@ -17,6 +17,13 @@ decision-log entry, and if changes arrived while the push was in flight, enqueue
 the newest value, and at most one push per (channel, SKU) is ever pending: two pushes cannot overtake each other.
 A dead push (the outbox gave up) releases the row; the next change queues a new one.
 
+A value the platform provably did not set (refused, throttled, never sent) is retracted from the echo filter at
+once (`channel_store.retract_push`), so a real count equal to it is not taken for an echo. A worker that stalled
+past its lease and was taken over does not send (the lease is re-checked in the transaction that writes the
+values); one that loses its lease while its request is out may land an older value after its successor's newer
+one, so when its outcome is found stale (`stale`, the outbox's hook) its value is kept as what the channel may
+show and a push of the newest value is queued, one window later.
+
 Batches (services/channel_push_batches.py): for a platform whose pusher takes many lines per request
 (`batch_limit` > 1), the row does not get an outbox push of its own; it joins the channel's open batch, one outbox
 row carrying up to `batch_limit` SKUs, sealed when it is first handled. Everything above holds per row: a row is in
@@ -25,7 +32,8 @@ at most one unfinished batch, its values are read at send time, and a follow-up 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +47,7 @@ from stockpilot.adapters.channels.push import (
     PushRejected,
     PushResult,
     batch_limit,
+    unapplied_keys,
 )
 from stockpilot.adapters.db import amazon_store, channel_store
 from stockpilot.adapters.db import channel_push_batch_store as batch_store
@@ -51,6 +60,10 @@ from stockpilot.services.context import Context
 TOPIC = "channel.push"
 CONSUMER = "channel_push"
 DECISION = "channel_push"
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the push over while this one stalled before sending: this one sends nothing."""
 
 
 def push_key(channel: str, sku: str, generation: int) -> str:
@@ -204,21 +217,56 @@ class ChannelPushes:
                                   "unmapped": plan["unmapped"]}
         if not plan["lines"]:
             return result
-        now = self.ctx.clock.now()
-
-        def intent(conn: Connection) -> None:  # before sending: the echo of this push must be recognised
-            for _, entry in plan["lines"]:
-                channel_store.record_push(conn, channel_id, entry["item_key"], entry["quantity"], now)
-
-        self.ctx.db.write(intent)
-        pusher = self.pushers[plan["channel"]["kind"]]
-        pushed: PushResult = pusher.push(plan["account"], [line for line, _ in plan["lines"]], idempotency_key)
+        pushed = self.send(channel_id, plan["channel"]["kind"], plan["account"], plan["lines"], idempotency_key,
+                           result)
         if pushed.rejected:  # alone, a refused item is this row's outcome: dead at once, with the reason
             raise PushRejected("; ".join(f"{k}: {v}" for k, v in pushed.rejected.items()))
         if pushed.failed:
             raise RuntimeError("; ".join(f"{k}: {v}" for k, v in pushed.failed.items()))
         result["notes"] = dict(pushed.notes)
         return result
+
+    def send(self, channel_id: int, kind: str, account: ChannelAccount,
+             lines: Sequence[tuple[PushLine, dict[str, Any]]], idempotency_key: str,
+             result: dict[str, Any]) -> PushResult:
+        """Write the values (echo filter), then call the pusher; the single push's and the batch's send.
+
+        The write re-checks the claim's lease first (one read by primary key in a transaction that runs anyway): a
+        worker taken over while it stalled sends nothing, so it cannot land its older value after its successor's.
+        Each send is tagged, so a failure that proves its values were not set retracts exactly them. `result`
+        gets `sent_at` (the confirmation's token, channel_push_store.confirm_push) and `unapplied`."""
+        now = self.ctx.clock.now()
+        tag = uuid.uuid4().hex[:16]
+        lease = outbox.current_lease()
+
+        def intent(conn: Connection) -> bool:  # before sending: the echo of this push must be recognised
+            if lease is not None and not outbox.lease_held(conn, lease):
+                return False
+            for _, entry in lines:
+                channel_store.record_push(conn, channel_id, entry["item_key"], entry["quantity"], now, tag)
+            return True
+
+        if not self.ctx.db.write(intent):
+            raise LeaseLost(f"outbox row {lease.outbox_id if lease else '?'} was taken over before sending")
+        result["sent_at"] = now.isoformat()
+        keys = {entry["item_key"] for _, entry in lines}
+        try:
+            pushed = self.pushers[kind].push(account, [line for line, _ in lines], idempotency_key)
+        except Exception as exc:
+            unapplied = unapplied_keys(exc, keys)
+            self._retract(channel_id, tag, unapplied)
+            # What may be on the channel now, should this worker have been taken over meanwhile (`stale`).
+            exc.maybe_set = {e["item_key"]: e["quantity"] for _, e in lines  # type: ignore[attr-defined]
+                             if e["item_key"] not in unapplied}
+            raise
+        result["unapplied"] = sorted(pushed.not_applied() & keys)
+        self._retract(channel_id, tag, set(result["unapplied"]))
+        return pushed
+
+    def _retract(self, channel_id: int, tag: str, keys: set[str]) -> None:
+        if keys:  # only on a failure: the push's ordinary path writes nothing more
+            self.ctx.db.write(lambda conn: [channel_store.retract_push(conn, channel_id, key, tag)
+                                            for key in sorted(keys)])
 
     # ---- finish (outcome hook) ----------------------------------------------------------------------------------
     def delivered(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
@@ -239,8 +287,9 @@ class ChannelPushes:
                        lines: list[dict[str, Any]], now: datetime) -> None:
         """The acknowledged values of a row's lines, and the decision-log entries saying what was set / not mapped."""
         channel_id = int(payload["channel_id"])
+        sent_at = datetime.fromisoformat(result["sent_at"]) if result.get("sent_at") else None
         for entry in lines:
-            store.confirm_push(conn, channel_id, entry["item_key"], int(entry["quantity"]), now)
+            store.confirm_push(conn, channel_id, entry["item_key"], int(entry["quantity"]), now, sent_at=sent_at)
         if lines:
             settings = self.ctx.settings
             decisions.record(
@@ -268,3 +317,41 @@ class ChannelPushes:
                          {"channel": payload["channel"], "outbox_key": idempotency_key, "error": error}, [], None,
                          f"gave up pushing to {payload['channel']}: {error[:300]}; the next change queues a new push",
                          now)
+
+    def stale(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+              outcome: Any) -> None:
+        """This worker was taken over while its request was out: its value may have landed after its successor's
+        newer one. Keep it as what the channel may show (the successor's acknowledgement, sent before, no longer
+        overrides it) and queue a push of the newest value, which the coalescing row sends one window later."""
+        if isinstance(outcome, LeaseLost):
+            return  # it sent nothing
+        if isinstance(outcome, Exception):
+            maybe_set: dict[str, int] = dict(getattr(outcome, "maybe_set", None) or {})
+            if not maybe_set:
+                return
+            sku_ids = self._stale_skus(conn, payload)
+        elif isinstance(outcome, dict):
+            members = outcome.get("members") if "batch_id" in payload else [outcome]
+            unapplied = set(outcome.get("unapplied") or [])
+            maybe_set = {e["item_key"]: int(e["quantity"]) for m in members or [] for e in m.get("lines") or []
+                         if e["item_key"] not in unapplied}
+            sku_ids = [int(m["sku_id"]) for m in members or [] if m.get("lines")]
+        else:
+            return
+        channel_id = int(payload["channel_id"])
+        for item_key, value in sorted(maybe_set.items()):
+            store.doubt_confirmed(conn, channel_id, item_key, value, now)
+        channel = channel_store.channel_by_id(conn, channel_id)
+        names = batch_store.sku_names(conn, sku_ids)
+        for sku_id in sorted(names):
+            self.request(conn, channel, sku_id, names[sku_id])
+        decisions.record(conn, f"channel:{channel['name']}", DECISION,
+                         {"outbox_key": idempotency_key, "may_show": maybe_set}, [], None,
+                         f"a push to {channel['name']} was taken over while it was out; its values may have landed "
+                         "after newer ones: the newest are pushed again", now)
+
+    @staticmethod
+    def _stale_skus(conn: Connection, payload: dict[str, Any]) -> list[int]:
+        if "batch_id" in payload:
+            return batch_store.members(conn, int(payload["batch_id"])) or []
+        return [int(payload["sku_id"])]

@@ -30,7 +30,6 @@ from sqlalchemy import Connection
 from stockpilot.adapters.channels.push import PushRejected
 from stockpilot.adapters.db import channel_push_batch_store as batch_store
 from stockpilot.adapters.db import channel_push_store as store
-from stockpilot.adapters.db import channel_store
 from stockpilot.runtime import decisions, outbox
 
 if TYPE_CHECKING:
@@ -92,16 +91,9 @@ class PushBatches:
             lines.extend(plan["lines"])
         if not lines:
             return result
-        now = self.ctx.clock.now()
-
-        def intent(conn: Connection) -> None:  # before sending: the echo of every line must be recognised
-            for _, entry in lines:
-                channel_store.record_push(conn, channel_id, entry["item_key"], entry["quantity"], now)
-
-        self.ctx.db.write(intent)
         channel = plans[sku_ids[0]]["channel"]
-        pushed = self.pushes.pushers[channel["kind"]].push(plans[sku_ids[0]]["account"],
-                                                           [line for line, _ in lines], idempotency_key)
+        pushed = self.pushes.send(channel_id, channel["kind"], plans[sku_ids[0]]["account"], lines, idempotency_key,
+                                  result)
         if len({line.sku for line, _ in lines}) == 1:  # one SKU: its own push's outcome
             if pushed.rejected:
                 raise PushRejected("; ".join(f"{k}: {v}" for k, v in pushed.rejected.items()))
@@ -128,6 +120,7 @@ class PushBatches:
             outcome = {"generation": generation, "skipped": member["skipped"], "unmapped": member["unmapped"],
                        "notes": {"batch_id": batch_id, "batch_lines": sum(len(m["lines"]) for m in result["members"])}}
             row_payload = {"channel_id": channel_id, "channel": channel, "sku_id": sku_id, "sku": sku}
+            outcome["sent_at"] = result.get("sent_at")
             self.pushes.record_outcome(conn, row_payload, idempotency_key, outcome, lines, now)
             if bad:
                 self._alone(conn, row_payload, batch_id, generation, bad, refused, idempotency_key, now)

@@ -291,3 +291,10 @@ class ChainedOutcome:
              now: datetime) -> None:
         for hook in self.hooks:
             hook.dead(conn, payload, idempotency_key, error, now)
+
+    def stale(self, conn: Connection, payload: dict[str, Any], idempotency_key: str, now: datetime,
+              outcome: Any) -> None:
+        for hook in self.hooks:
+            stale = getattr(hook, "stale", None)
+            if stale is not None:
+                stale(conn, payload, idempotency_key, now, outcome)

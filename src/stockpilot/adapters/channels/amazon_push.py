@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 
-from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushRejected, PushResult, PushThrottled
+from stockpilot.adapters.channels.push import (
+    ChannelAccount,
+    PushLine,
+    PushRejected,
+    PushResult,
+    PushThrottled,
+    mark_unapplied,
+)
 from stockpilot.adapters.channels.sp_api import DEFAULT_LWA_URL, SpApi, SpApiRefused, Throttled
 
 
@@ -37,24 +44,33 @@ class AmazonPusher:
             raise PushRejected(f"channel {account.name}: no Amazon seller / marketplace configured")
         api = self._api(account)
         submissions: dict[str, str] = {}
+        done: set[str] = set()  # one request per line: those before a failure were applied
         for line in lines:
-            sku = self._seller_sku(line)
             try:
-                answer = api.patch_listing_quantity(str(seller), sku, str(marketplace), max(line.quantity, 0))
-            except Throttled as exc:
-                rate = api.buckets["patchListingsItem"].rate if "patchListingsItem" in api.buckets else 1.0
-                raise PushThrottled(1.0 / max(rate, 0.01), str(exc)) from None
-            except SpApiRefused as exc:
-                raise PushRejected(str(exc)) from None
-            except httpx.HTTPStatusError as exc:
-                if 400 <= exc.response.status_code < 500:
-                    raise PushRejected(f"{sku}: {exc.response.status_code} {exc.response.text[:300]}") from None
+                submissions[self._seller_sku(line)] = self._patch(api, str(seller), str(marketplace), line)
+            except Exception as exc:
+                mark_unapplied(exc, {self.item_key(other) for other in lines} - done)
                 raise
-            if answer.get("status") != "ACCEPTED":
-                issues = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in answer.get("issues") or [])
-                raise PushRejected(f"{sku}: Amazon answered {answer.get('status')!r} ({issues or 'no issues'})")
-            submissions[sku] = str(answer.get("submissionId") or "")
+            done.add(self.item_key(line))
         return PushResult(notes={"submissions": submissions})
+
+    def _patch(self, api: SpApi, seller: str, marketplace: str, line: PushLine) -> str:
+        sku = self._seller_sku(line)
+        try:
+            answer = api.patch_listing_quantity(seller, sku, marketplace, max(line.quantity, 0))
+        except Throttled as exc:
+            rate = api.buckets["patchListingsItem"].rate if "patchListingsItem" in api.buckets else 1.0
+            raise PushThrottled(1.0 / max(rate, 0.01), str(exc)) from None
+        except SpApiRefused as exc:
+            raise PushRejected(str(exc)) from None
+        except httpx.HTTPStatusError as exc:
+            if 400 <= exc.response.status_code < 500:
+                raise PushRejected(f"{sku}: {exc.response.status_code} {exc.response.text[:300]}") from None
+            raise
+        if answer.get("status") != "ACCEPTED":
+            issues = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in answer.get("issues") or [])
+            raise PushRejected(f"{sku}: Amazon answered {answer.get('status')!r} ({issues or 'no issues'})")
+        return str(answer.get("submissionId") or "")
 
     @staticmethod
     def _seller_sku(line: PushLine) -> str:

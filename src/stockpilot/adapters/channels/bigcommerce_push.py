@@ -30,6 +30,7 @@ from stockpilot.adapters.channels.push import (
     PushLine,
     PushRejected,
     PushResult,
+    mark_unapplied,
     required_id,
     waiting_out_throttles,
 )
@@ -59,13 +60,19 @@ class BigCommercePusher:
     def push(self, account: ChannelAccount, lines: Sequence[PushLine], idempotency_key: str) -> PushResult:
         transactions: list[Any] = []
         rejected: dict[str, str] = {}
-        for start in range(0, len(lines), MAX_ITEMS):
-            self._adjust(account, list(lines[start:start + MAX_ITEMS]), idempotency_key, transactions, rejected)
+        done: set[str] = set()  # lines of the adjustments BigCommerce applied (or refused item by item)
+        try:
+            for start in range(0, len(lines), MAX_ITEMS):
+                self._adjust(account, list(lines[start:start + MAX_ITEMS]), idempotency_key, transactions, rejected,
+                             done)
+        except Exception as exc:
+            mark_unapplied(exc, {self.item_key(line) for line in lines} - done)
+            raise
         notes: dict[str, Any] = {"transaction_id": transactions[0] if len(transactions) == 1 else transactions}
         return PushResult(notes, rejected=rejected)
 
     def _adjust(self, account: ChannelAccount, lines: list[PushLine], idempotency_key: str,
-                transactions: list[Any], rejected: dict[str, str]) -> None:
+                transactions: list[Any], rejected: dict[str, str], done: set[str]) -> None:
         items: list[dict[str, Any]] = []
         for line in lines:
             role, value = self._item(line)
@@ -77,13 +84,15 @@ class BigCommercePusher:
                                    headers=self._headers(account))
         if response.status_code == 422 and len(lines) > 1:  # one item spoils the whole adjustment: find it
             half = len(lines) // 2
-            self._adjust(account, lines[:half], idempotency_key, transactions, rejected)
-            self._adjust(account, lines[half:], idempotency_key, transactions, rejected)
+            self._adjust(account, lines[:half], idempotency_key, transactions, rejected, done)
+            self._adjust(account, lines[half:], idempotency_key, transactions, rejected, done)
             return
         if response.status_code == 422:
             rejected[self.item_key(lines[0])] = f"BigCommerce answered 422: {response.text[:300]}"
+            done.add(self.item_key(lines[0]))
             return
         check(response, "BigCommerce", _reset_wait)
+        done.update(self.item_key(line) for line in lines)
         transactions.append(response.json().get("transaction_id"))
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:

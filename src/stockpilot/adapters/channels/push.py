@@ -22,6 +22,17 @@ Outcomes:
 `read_counts(account, lines)` (optional, `ChannelCounter`) reads the platform's current counts for
 `stockpilot reconcile`.
 
+What a failure proves (the echo filter, docs/channels.md "Echoes of failed pushes"): the pipeline writes each value
+before sending, so that its echo is recognised; a value the platform provably did NOT set must stop counting as an
+echo, or a real count equal to it would be ignored. Proof is: PushRejected and PushThrottled (the platform refused
+the request or did not run it), `PushNotApplied` (a retryable refusal, e.g. a Shopify user error: the mutation is
+validated whole), a connection never made (`httpx.ConnectError`, `httpx.ConnectTimeout`, ConnectionRefusedError),
+and the batch lines in `PushResult.rejected` / `failed` (the platform answered for that item) unless they are listed
+in `PushResult.unsure`. Anything else (a timeout after sending, 5xx, an answer that cannot be read) may have been
+applied, so its values still count as echoes for the echo window. A pusher that makes several requests per call and
+fails at a later one names the lines that were not applied in the exception's `unapplied` (item keys): the earlier
+requests' lines were set (`mark_unapplied`).
+
 Batches: a pusher with `batch_limit` > 1 (Shopify 250 quantities per `inventorySetQuantities`, WooCommerce 100
 updates per `/batch`, BigCommerce 2,000 items per absolute adjustment) is handed up to that many lines of many SKUs
 in one call. One bad item must not sink the others: the pusher reports it in `PushResult.rejected` (permanent for
@@ -32,9 +43,11 @@ every other line counts as set. Whole-request outcomes (throttled, refused token
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import httpx
 
 T = TypeVar("T")
 
@@ -81,12 +94,18 @@ class PushResult:
     notes: Mapping[str, Any] = field(default_factory=dict)
     rejected: Mapping[str, str] = field(default_factory=dict)
     failed: Mapping[str, str] = field(default_factory=dict)
+    unsure: frozenset[str] = frozenset()  # failed lines whose answer leaves open whether the platform set them
+
+    def not_applied(self) -> set[str]:
+        """The item keys the platform said it did not set."""
+        return (set(self.rejected) | set(self.failed)) - set(self.unsure)
 
 
 class PushThrottled(Exception):
     """The platform asked us to wait: retry after `retry_after_seconds`; not a failure of the push."""
 
     throttled = True
+    not_applied = True  # a throttled request is not run
 
     def __init__(self, retry_after_seconds: float, detail: str = "") -> None:
         super().__init__(f"throttled, retry after {retry_after_seconds:g}s{': ' + detail if detail else ''}")
@@ -97,6 +116,36 @@ class PushRejected(Exception):
     """Retrying cannot help (bad credentials, unknown item, missing mapping): the outbox row is dead at once."""
 
     permanent = True
+    not_applied = True  # refused: nothing of the request was set
+
+
+class PushNotApplied(RuntimeError):
+    """The platform refused for now and set nothing (e.g. a Shopify user error on a concurrent request): retried
+    with backoff, and its values are known not to be on the channel."""
+
+    not_applied = True
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError)  # the request never left
+
+
+def unapplied_keys(exc: BaseException, keys: Collection[str]) -> set[str]:
+    """Of the item keys a failed push call carried, those the failure proves were not set (see the module doc)."""
+    named = getattr(exc, "unapplied", None)
+    if named is not None:
+        return set(keys) & set(named)
+    if getattr(exc, "not_applied", False) or isinstance(exc, _NOT_SENT):
+        return set(keys)
+    return set()
+
+
+def mark_unapplied(exc: BaseException, keys: Collection[str]) -> None:
+    """For a pusher that made several requests in one call and failed at one: if the failure proves its request
+    was not applied, only `keys` (that request's lines and those not sent yet) are unapplied, not the whole call."""
+    proven = getattr(exc, "unapplied", None) is not None or getattr(exc, "not_applied", False) \
+        or isinstance(exc, _NOT_SENT)
+    if proven:
+        exc.unapplied = frozenset(keys)  # type: ignore[attr-defined]
 
 
 @runtime_checkable

@@ -33,8 +33,10 @@ import httpx
 from stockpilot.adapters.channels.push import (
     ChannelAccount,
     PushLine,
+    PushNotApplied,
     PushRejected,
     PushResult,
+    mark_unapplied,
     required_id,
     waiting_out_throttles,
 )
@@ -85,9 +87,15 @@ class ShopifyPusher:
         groups: list[dict[str, Any]] = []
         rejected: dict[str, str] = {}
         failed: dict[str, str] = {}
+        done: set[str] = set()  # lines of the mutations Shopify applied
         for start in range(0, len(lines), MAX_QUANTITIES):  # an input array holds at most 250 items
-            self._push_chunk(account, list(lines[start:start + MAX_QUANTITIES]), idempotency_key, groups,
-                             rejected, failed)
+            chunk = list(lines[start:start + MAX_QUANTITIES])
+            try:
+                self._push_chunk(account, chunk, idempotency_key, groups, rejected, failed)
+            except Exception as exc:
+                mark_unapplied(exc, {self.item_key(line) for line in lines} - done)
+                raise
+            done.update(self.item_key(line) for line in chunk)
         return PushResult({"adjustment_groups": groups}, rejected=rejected, failed=failed)
 
     def _push_chunk(self, account: ChannelAccount, lines: list[PushLine], idempotency_key: str,
@@ -130,7 +138,7 @@ class ShopifyPusher:
             if general:  # about the request itself (reason, idempotency...): nothing of it can be kept apart
                 detail = user_error_text(general)
                 if {str(e.get("code")) for e in general} <= _RETRYABLE_USER_ERRORS:
-                    raise RuntimeError(f"Shopify refused for now: {detail}")
+                    raise PushNotApplied(f"Shopify refused for now: {detail}")
                 raise PushRejected(f"Shopify refused the quantities: {detail}")
             for index, item_errors in by_index.items():
                 key, detail = self.item_key(pending[index]), user_error_text(item_errors)

@@ -38,6 +38,7 @@ from stockpilot.adapters.channels.push import (
     PushLine,
     PushRejected,
     PushResult,
+    mark_unapplied,
     required_id,
     waiting_out_throttles,
 )
@@ -84,20 +85,28 @@ class WooCommercePusher:
         notes: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         failed: dict[str, str] = {}
+        unsure: set[str] = set()
+        answered: set[str] = set()  # lines of the batch requests WooCommerce answered item by item
         for url, group in by_url.items():
             for start in range(0, len(group), MAX_BATCH):
                 chunk = group[start:start + MAX_BATCH]
                 body = {"update": [{"id": int(self._own_id(line)), "manage_stock": True,
                                     "stock_quantity": line.quantity} for line in chunk]}
-                response = self.client.post(url, json=body, auth=self._auth(account),
-                                            headers={"Accept": "application/json"})
-                check(response, "WooCommerce", lambda r: seconds_header(r, "Retry-After"))
-                answers = {str(a.get("id")): a for a in (response.json().get("update") or [])
-                           if isinstance(a, dict)}
+                try:
+                    response = self.client.post(url, json=body, auth=self._auth(account),
+                                                headers={"Accept": "application/json"})
+                    check(response, "WooCommerce", lambda r: seconds_header(r, "Retry-After"))
+                    answers = {str(a.get("id")): a for a in (response.json().get("update") or [])
+                               if isinstance(a, dict)}
+                except Exception as exc:  # the requests before this one were applied
+                    mark_unapplied(exc, {self.item_key(line) for line in lines} - answered)
+                    raise
+                answered.update(self.item_key(line) for line in chunk)
                 for line in chunk:
                     key, answer = self.item_key(line), answers.get(self._own_id(line))
                     if answer is None:
                         failed[key] = "WooCommerce's batch answer did not list the item"
+                        unsure.add(key)
                     elif "error" in answer:
                         error = answer["error"] or {}
                         status = (error.get("data") or {}).get("status")
@@ -107,9 +116,10 @@ class WooCommercePusher:
                     elif answer.get("stock_quantity") != line.quantity:
                         failed[key] = f"WooCommerce kept stock_quantity {answer.get('stock_quantity')!r}, " \
                                       f"not {line.quantity}"
+                        unsure.add(key)
                     else:
                         notes[key] = {"stock_status": answer.get("stock_status")}
-        return PushResult(notes, rejected=rejected, failed=failed)
+        return PushResult(notes, rejected=rejected, failed=failed, unsure=frozenset(unsure))
 
     def read_counts(self, account: ChannelAccount, lines: Sequence[PushLine]) -> Mapping[str, int | None]:
         """Page through `GET /products` (and `/products/{parent}/variations` for variations), 100 a page, up to

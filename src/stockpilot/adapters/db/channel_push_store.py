@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
@@ -199,16 +199,35 @@ def confirmed_value(conn: Connection, channel_id: int, item_key: str) -> int | N
         channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).scalar_one_or_none()
 
 
-def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
+def confirm_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime, *,
+                 sent_at: datetime | None = None) -> None:
     """The channel acknowledged `value`. The row exists (written before sending); if it was removed meanwhile, the
-    insert restores it."""
+    insert restores it.
+
+    sent_at: when the push wrote its values (`pushed_at`, a token: compared for equality, never as a clock). If
+    `pushed_at` changed since, a later write happened while this push was out (`doubt_confirmed`: a stalled worker's
+    request may have landed after this one), so this acknowledgement no longer says what the channel shows."""
     lock_pushes(conn)
     ins = insert_or_ignore(conn, channel_pushes).values(channel_id=channel_id, item_key=item_key, value=value,
                                                        pushed_at=now, confirmed_value=value, confirmed_at=now)
     conn.execute(ins.on_conflict_do_update(
         index_elements=[channel_pushes.c.channel_id, channel_pushes.c.item_key],
         set_={"confirmed_value": value, "confirmed_at": now},
+        where=None if sent_at is None else channel_pushes.c.pushed_at == sent_at,
     ))
+
+
+def doubt_confirmed(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
+    """A request of `value` may have landed after a newer one (its worker was taken over while it was out): the
+    channel may show `value`. Kept as the acknowledged value, so the next push sends the newest one again, and
+    `pushed_at` moves, so the newer push's acknowledgement (if not recorded yet) does not override it."""
+    lock_pushes(conn)
+    where = (channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)
+    written = conn.execute(select(channel_pushes.c.pushed_at).where(*where)).scalar_one_or_none()
+    if written is None:
+        return
+    token = now if now != written else now + timedelta(microseconds=1)  # it must differ from every push's token
+    conn.execute(update(channel_pushes).where(*where).values(confirmed_value=value, confirmed_at=now, pushed_at=token))
 
 
 def forget_confirmed(conn: Connection, channel_id: int, item_key: str) -> None:

@@ -126,17 +126,19 @@ ECHO_WINDOW = timedelta(minutes=10)  # how long a pushed value may still come ba
 _RECENT_LIMIT = 50
 
 
-def record_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> None:
+def record_push(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime,
+                tag: str | None = None) -> None:
     """Called by the outbound push just before it sets a channel's count (the echo filter reads it back).
 
-    Keeps the values sent within ECHO_WINDOW too: in a burst the echo of an older push may arrive after a newer one
-    was written. (At most one push per item is in flight, so this read-modify-write has no concurrent writer.)"""
+    Keeps every value sent within ECHO_WINDOW as [value, sent at, tag]: in a burst the echo of an older push may
+    arrive after a newer one was written. `tag` names this send, so that a failure proving it was not applied
+    retracts this entry alone (`retract_push`), not an earlier send of the same value that may have been."""
     lock_pushes(conn)
     found = conn.execute(select(channel_pushes.c.recent_values).where(
         channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
     recent = [entry for entry in (found.recent_values if found and found.recent_values else [])
               if datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW]
-    recent = [*recent, [value, now.isoformat()]][-_RECENT_LIMIT:]
+    recent = [*recent, [value, now.isoformat(), tag]][-_RECENT_LIMIT:]
     ins = insert_or_ignore(conn, channel_pushes).values(channel_id=channel_id, item_key=item_key, value=value,
                                                        pushed_at=now, recent_values=recent)
     conn.execute(ins.on_conflict_do_update(
@@ -145,14 +147,35 @@ def record_push(conn: Connection, channel_id: int, item_key: str, value: int, no
     ))
 
 
+def retract_push(conn: Connection, channel_id: int, item_key: str, tag: str) -> None:
+    """The send `tag` provably did not set the item (the platform refused it, or it never left): its value stops
+    counting as an echo. `value` falls back to the newest send that may still be on the channel, else to what the
+    channel acknowledged; a row that then holds nothing is removed (as if never pushed)."""
+    lock_pushes(conn)
+    row = conn.execute(select(channel_pushes.c.value, channel_pushes.c.confirmed_value,
+                              channel_pushes.c.recent_values)
+                       .where(channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)
+                       ).first()
+    if row is None:
+        return
+    recent = [entry for entry in row.recent_values or [] if len(entry) < 3 or entry[2] != tag]
+    where = (channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)
+    if recent:
+        value = recent[-1][0]
+    elif row.confirmed_value is not None:
+        value = row.confirmed_value
+    else:
+        conn.execute(channel_pushes.delete().where(*where))
+        return
+    conn.execute(update(channel_pushes).where(*where).values(value=value, recent_values=recent))
+
+
 def is_echo(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> bool:
-    """Whether a count the channel reports is a value Stockpilot pushed there: the last one, or one sent within
-    ECHO_WINDOW (a late echo of an older push)."""
-    row = conn.execute(select(channel_pushes.c.value, channel_pushes.c.recent_values).where(
+    """Whether a count the channel reports is a value Stockpilot sent there within ECHO_WINDOW that was not proven
+    unapplied (the latest, or a late echo of an older push)."""
+    row = conn.execute(select(channel_pushes.c.recent_values).where(
         channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
     if row is None:
         return False
-    if row.value == value:
-        return True
     return any(entry[0] == value and datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW
                for entry in row.recent_values or [])
