@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stockpilot.adapters.channels.push import ChannelAccount, PushLine, PushResult, PushThrottled, required_id
@@ -21,6 +21,9 @@ class RecordingPusher:
     throttle_next: int = 0
     throttle_seconds: float = 2.0
     max_in_flight: int = 0
+    # Called with the lines before they are set (outside the lock): a test can hold one push back here, as a worker
+    # stalled with its request out, and let it land later.
+    before_set: Callable[[Sequence[PushLine]], None] | None = None
     _in_flight: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,6 +45,8 @@ class RecordingPusher:
         try:
             if self.delay_seconds:
                 time.sleep(self.delay_seconds)
+            if self.before_set is not None:
+                self.before_set(lines)
             with self._lock:
                 for line in lines:
                     self.pushes.append((account.name, self.item_key(line), line.quantity))

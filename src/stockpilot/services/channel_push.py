@@ -345,10 +345,10 @@ class ChannelPushes:
         names = batch_store.sku_names(conn, sku_ids)
         for sku_id in sorted(names):
             self.request(conn, channel, sku_id, names[sku_id])
-        decisions.record(conn, f"channel:{channel['name']}", DECISION,
-                         {"outbox_key": idempotency_key, "may_show": maybe_set}, [], None,
-                         f"a push to {channel['name']} was taken over while it was out; its values may have landed "
-                         "after newer ones: the newest are pushed again", now)
+            decisions.record(conn, names[sku_id], DECISION,
+                             {"channel": channel["name"], "outbox_key": idempotency_key, "may_show": maybe_set}, [],
+                             None, f"a push to {channel['name']} was taken over while it was out; its values may "
+                             "have landed after newer ones: the newest are pushed again", now)
 
     @staticmethod
     def _stale_skus(conn: Connection, payload: dict[str, Any]) -> list[int]:
