@@ -22,7 +22,9 @@ inventoryLevel { quantities } }`, as the public docs give them.
   `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`. `throttle_next(n)` forces THROTTLED answers,
   `too_many_next(n, retry_after)` HTTP 429 with Retry-After, `fail_next(n)` 503. `slow_next(n, seconds)` applies the
   next requests as usual and answers them only after `seconds` (a platform that is slow to answer, not to apply:
-  the client's timeout then leaves it open whether the change was made).
+  the client's timeout then leaves it open whether the change was made). `hold_next()` applies the next request and
+  holds its answer until the event it returns is set (`held` is set meanwhile): a push that Shopify has applied
+  and whose answer is still on its way.
 - orderCancel (orders added with `add_order`): the arguments as the 2026-10 schema has them (`orderId` an Order GID,
   `reason` an OrderCancelReason, `restock: Boolean!`, `refundMethod` an OrderCancelRefundMethodInput; a missing
   required variable or an unknown reason is a top-level error, as GraphQL coercion answers). It answers `job { id
@@ -77,6 +79,8 @@ class ShopifyAdminApi:
         self._idempotency: dict[str, tuple[str, dict[str, Any]]] = {}
         self._forced: list[tuple[str, float]] = []  # ("throttle" | "429" | "503", retry_after)
         self._slow: list[float] = []  # seconds to hold the next answers back
+        self._holds: list[threading.Event] = []  # answers held until released
+        self.held = threading.Event()  # an answer is being held
         self._lock = threading.Lock()
         api = self
 
@@ -91,8 +95,12 @@ class ShopifyAdminApi:
                 status, body, headers = api._answer(self.path, dict(self.headers.items()), raw)
                 with api._lock:
                     delay = api._slow.pop(0) if api._slow else 0.0
+                    hold = api._holds.pop(0) if api._holds else None
                 if delay:
                     time.sleep(delay)
+                if hold is not None:
+                    api.held.set()
+                    hold.wait(30)
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -140,6 +148,14 @@ class ShopifyAdminApi:
     def slow_next(self, n: int = 1, seconds: float = 1.0) -> None:
         with self._lock:
             self._slow.extend([seconds] * n)
+
+    def hold_next(self) -> threading.Event:
+        """The next request is applied and its answer held until the returned event is set."""
+        release = threading.Event()
+        with self._lock:
+            self.held.clear()
+            self._holds.append(release)
+        return release
 
     def echo_payload(self, item: str, location: str) -> dict[str, Any]:
         with self._lock:

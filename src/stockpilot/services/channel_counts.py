@@ -9,6 +9,7 @@ with the watermark, so two deliveries for one item processed at once can never l
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -36,8 +37,11 @@ class ChannelCounts:
         """Inside the processor's write transaction (with the delivery's outcome)."""
         now = self.ctx.clock.now()
         result: dict[str, Any] = {"item": command.item_key, "count": command.on_hand}
-        if channel_store.is_echo(conn, channel["id"], command.item_key, command.on_hand, now):
+        echo = channel_store.echo_of(conn, channel["id"], command.item_key, command.on_hand, now)
+        if echo is not None:
             # The channel telling us back the value we pushed to it: not a change made on the channel.
+            if echo == channel_store.SHOWN:
+                self._shown(conn, channel, command, now)
             return {**result, "ignored": "echo of a value Stockpilot pushed"}
         # The count is measured from what the channel acknowledged, which a push's outcome hook writes under the
         # push lock: read without it, a count applied while that outcome was committing measured from the value
@@ -76,6 +80,17 @@ class ChannelCounts:
         if applied is None:
             raise AssertionError("a count to a non-negative on_hand was refused")
         return {**result, "sku": sku.sku, "location": location.code, "on_hand": target, "delta": change}
+
+    @staticmethod
+    def _shown(conn: Connection, channel: dict[str, Any], command: SetCount, now: datetime) -> None:
+        """The echo of a push in flight: the channel applied it, so what it shows now is that value, whether or not
+        the push's answer has been recorded. A count made on the channel after it is a change from there (a POS
+        sale right after the push), not from the value acknowledged before the push. Unless a newer count was
+        applied already (this echo arrived late): the watermark is not moved, so a real count stamped before this
+        echo and delivered after it is still applied."""
+        newest = channel_store.watermark(conn, channel["id"], command.item_key)
+        if newest is None or newest <= command.updated_at:
+            channel_push_store.note_channel_count(conn, channel["id"], command.item_key, command.on_hand, now)
 
     @staticmethod
     def _location(conn: Connection, channel: dict[str, Any]) -> ledger.LocationRef:

@@ -170,12 +170,25 @@ def retract_push(conn: Connection, channel_id: int, item_key: str, tag: str) -> 
     conn.execute(update(channel_pushes).where(*where).values(value=value, recent_values=recent))
 
 
-def is_echo(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> bool:
+SHOWN = "shown"  # the echo of the newest value sent, not acknowledged yet: the channel shows it now
+ECHO = "echo"  # the echo of a value sent before
+
+
+def echo_of(conn: Connection, channel_id: int, item_key: str, value: int, now: datetime) -> str | None:
     """Whether a count the channel reports is a value Stockpilot sent there within ECHO_WINDOW that was not proven
-    unapplied (the latest, or a late echo of an older push)."""
-    row = conn.execute(select(channel_pushes.c.recent_values).where(
+    unapplied: SHOWN for the newest send while its acknowledgement is not recorded (the push is in flight: its
+    answer is on its way, or the outcome not yet committed), ECHO for any other (a late echo of an older push),
+    None when it is not an echo."""
+    row = conn.execute(select(channel_pushes.c.recent_values, channel_pushes.c.confirmed_value).where(
         channel_pushes.c.channel_id == channel_id, channel_pushes.c.item_key == item_key)).first()
-    if row is None:
-        return False
-    return any(entry[0] == value and datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW
-               for entry in row.recent_values or [])
+    recent = [entry for entry in (row.recent_values or [] if row else [])
+              if datetime.fromisoformat(entry[1]) > now - ECHO_WINDOW]
+    if not any(entry[0] == value for entry in recent):
+        return None
+    return SHOWN if recent[-1][0] == value and row.confirmed_value != value else ECHO
+
+
+def watermark(conn: Connection, channel_id: int, item_key: str) -> datetime | None:
+    """The platform time of the newest count applied for the item."""
+    return conn.execute(select(channel_watermarks.c.source_updated_at).where(
+        channel_watermarks.c.channel_id == channel_id, channel_watermarks.c.item_key == item_key)).scalar()
