@@ -188,7 +188,8 @@ def test_inventory_level_updates_out_of_order_and_our_own_echo(app, client, rt):
     post_shopify(client, "inventory_levels/update", level(4, "2018-05-07T16:00:00-04:00"))
     post_shopify(client, "inventory_levels/update", level(5, "2018-05-07T16:05:00-04:00"))
     rt.settle()
-    assert totals(app, "sku-hosted-1")["on_hand"] == 5
+    # The echo showed the channel holding the pushed 4 (its answer not recorded yet): 5 is one more from there.
+    assert totals(app, "sku-hosted-1")["on_hand"] == 7
     assert [r["status"] for r in deliveries(client)] == ["processed", "ignored", "ignored", "processed"]
 
 
