@@ -88,6 +88,7 @@ class ChannelCounts:
         sale right after the push), not from the value acknowledged before the push. Unless a newer count was
         applied already (this echo arrived late): the watermark is not moved, so a real count stamped before this
         echo and delivered after it is still applied."""
+        lock_pushes(conn)  # as a count's, before any row of this delivery
         newest = channel_store.watermark(conn, channel["id"], command.item_key)
         if newest is None or newest <= command.updated_at:
             channel_push_store.note_channel_count(conn, channel["id"], command.item_key, command.on_hand, now)
