@@ -31,24 +31,28 @@ KEY = "inventory_item:4411@default"
 class Stall:
     """Holds the first call back (on whichever thread makes it) until released."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lose_answer: bool = False) -> None:
         self.reached, self.released = threading.Event(), threading.Event()
+        self.lose_answer = lose_answer  # the stalled call's answer is lost (RecordingPusher.before_set)
 
-    def __call__(self, *_args: object) -> None:
-        if not self.reached.is_set():
-            self.reached.set()
-            assert self.released.wait(30), "the stalled worker was never released"
+    def __call__(self, *_args: object) -> bool:
+        if self.reached.is_set():
+            return False
+        self.reached.set()
+        assert self.released.wait(30), "the stalled worker was never released"
+        return self.lose_answer
 
 
-def run(stall_where: str, db_url: str, batch_limit: int) -> tuple[RecordingPusher, object]:
+def run(stall_where: str, db_url: str, batch_limit: int, *, lose_answer: bool = False
+        ) -> tuple[RecordingPusher, object]:
     sp = build(Settings(database_url=db_url, db_pool_size=10, channel_push_window_seconds=0.05,
                         channel_push_gather_seconds=0), migrate=False)
     try:
-        stall = Stall()
+        stall = Stall(lose_answer=lose_answer)
         pusher = RecordingPusher(batch_limit=batch_limit)
         sp.channel_pushes.pushers["shopify"] = pusher
         if stall_where == "request out":
-            pusher.before_set = stall
+            pusher.before_set = stall  # w1's request is set late (and, lose_answer, its answer never comes)
         else:  # between reading the value and writing it
             plans: Callable = sp.channel_pushes.plans
 
@@ -110,9 +114,11 @@ def test_a_worker_taken_over_before_sending_sends_nothing(db_url, batch_limit):
     assert not any(s["queued"] for s in state)
 
 
+@pytest.mark.parametrize("lose_answer", [False, True], ids=["answered", "timed-out"])
 @pytest.mark.parametrize("batch_limit", [1, 250], ids=["single", "batch"])
-def test_a_worker_whose_request_lands_after_its_successors_is_followed_by_the_newest_value(db_url, batch_limit):
-    pusher, (values, state, decisions, rows) = run("request out", db_url, batch_limit)
+def test_a_worker_whose_request_lands_after_its_successors_is_followed_by_the_newest_value(db_url, batch_limit,
+                                                                                          lose_answer):
+    pusher, (values, state, decisions, rows) = run("request out", db_url, batch_limit, lose_answer=lose_answer)
     assert pusher.values() == [8, 9, 8]  # w2's 8, w1's late 9 on top of it, then the correction
     assert values == {KEY: (8, 8)}
     assert not any(s["queued"] for s in state)

@@ -22,8 +22,9 @@ class RecordingPusher:
     throttle_seconds: float = 2.0
     max_in_flight: int = 0
     # Called with the lines before they are set (outside the lock): a test can hold one push back here, as a worker
-    # stalled with its request out, and let it land later.
-    before_set: Callable[[Sequence[PushLine]], None] | None = None
+    # stalled with its request out, and let it land later. Returning True loses that push's answer: the values are
+    # set, then the call fails as a timeout would (the caller cannot tell they were set).
+    before_set: Callable[[Sequence[PushLine]], bool | None] | None = None
     _in_flight: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,11 +46,12 @@ class RecordingPusher:
         try:
             if self.delay_seconds:
                 time.sleep(self.delay_seconds)
-            if self.before_set is not None:
-                self.before_set(lines)
+            lost = bool(self.before_set(lines)) if self.before_set is not None else False
             with self._lock:
                 for line in lines:
                     self.pushes.append((account.name, self.item_key(line), line.quantity))
+            if lost:
+                raise TimeoutError("the answer never came (test)")
         finally:
             with self._lock:
                 for key in keys:

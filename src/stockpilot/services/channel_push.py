@@ -49,7 +49,7 @@ from stockpilot.adapters.channels.push import (
     batch_limit,
     unapplied_keys,
 )
-from stockpilot.adapters.db import amazon_store, channel_store
+from stockpilot.adapters.db import amazon_store, catalog_store, channel_store
 from stockpilot.adapters.db import channel_push_batch_store as batch_store
 from stockpilot.adapters.db import channel_push_store as store
 from stockpilot.domain.channel_stock import available_to_sell
@@ -258,6 +258,8 @@ class ChannelPushes:
             # What may be on the channel now, should this worker have been taken over meanwhile (`stale`).
             exc.maybe_set = {e["item_key"]: e["quantity"] for _, e in lines  # type: ignore[attr-defined]
                              if e["item_key"] not in unapplied}
+            exc.maybe_set_skus = sorted({line.sku for line, e in lines  # type: ignore[attr-defined]
+                                         if e["item_key"] not in unapplied})
             raise
         result["unapplied"] = sorted(pushed.not_applied() & keys)
         self._retract(channel_id, tag, set(result["unapplied"]))
@@ -329,7 +331,8 @@ class ChannelPushes:
             maybe_set: dict[str, int] = dict(getattr(outcome, "maybe_set", None) or {})
             if not maybe_set:
                 return
-            sku_ids = self._stale_skus(conn, payload)
+            refs = [catalog_store.sku_ref(conn, name) for name in getattr(outcome, "maybe_set_skus", [])]
+            sku_ids = [ref.id for ref in refs if ref is not None]
         elif isinstance(outcome, dict):
             members = outcome.get("members") if "batch_id" in payload else [outcome]
             unapplied = set(outcome.get("unapplied") or [])
@@ -349,9 +352,3 @@ class ChannelPushes:
                              {"channel": channel["name"], "outbox_key": idempotency_key, "may_show": maybe_set}, [],
                              None, f"a push to {channel['name']} was taken over while it was out; its values may "
                              "have landed after newer ones: the newest are pushed again", now)
-
-    @staticmethod
-    def _stale_skus(conn: Connection, payload: dict[str, Any]) -> list[int]:
-        if "batch_id" in payload:
-            return batch_store.members(conn, int(payload["batch_id"])) or []
-        return [int(payload["sku_id"])]

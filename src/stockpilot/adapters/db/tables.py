@@ -544,13 +544,16 @@ channel_pushes = Table(
     Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
     Column("item_key", String(255), primary_key=True),
     Column("value", Integer, nullable=False),
+    # When the last push wrote its values; also its acknowledgement's token (confirm_push matches it), which a stale
+    # push's hook moves so that an older acknowledgement cannot override what the channel may show.
     Column("pushed_at", UtcDateTime, nullable=False),
     # `value` is written just before a push is sent (its echo may beat our own bookkeeping); the value the channel
     # acknowledged is kept apart, so a push that failed is still seen as a change and sent again.
     Column("confirmed_value", Integer),
     Column("confirmed_at", UtcDateTime),
-    # The values sent in the last few minutes, newest last: in a burst, the echo of an older push can arrive after a
-    # newer one was written, and it is still our own echo, not a count made on the channel.
+    # The values sent in the last few minutes, [value, sent at, send tag], newest last: in a burst, the echo of an
+    # older push can arrive after a newer one was written, and it is still our own echo, not a count made on the
+    # channel. A send that provably did not set its value is taken out (by its tag).
     Column("recent_values", JSON),
 )
 
