@@ -38,6 +38,12 @@ def pushed_values(sp: Stockpilot) -> dict[str, tuple[int, int | None]]:
         return {r.item_key: (r.value, r.confirmed_value) for r in conn.execute(select(channel_pushes))}
 
 
+def echo_values(sp: Stockpilot) -> dict[str, list[int]]:
+    """item key -> the values its echo filter recognises (sent within the window, not retracted), oldest first."""
+    with sp.db.read() as conn:
+        return {r.item_key: [entry[0] for entry in r.recent_values or []] for r in conn.execute(select(channel_pushes))}
+
+
 def push_state(sp: Stockpilot) -> list[dict[str, Any]]:
     with sp.db.read() as conn:
         return [dict(r._mapping) for r in conn.execute(select(channel_push_state))]

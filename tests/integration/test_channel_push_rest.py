@@ -9,7 +9,7 @@ from stockpilot.bootstrap import build
 from stockpilot.config import Settings
 from tests.integration.helpers import line, stock
 from tests.integration.purchasing_helpers import Runtime
-from tests.integration.push_helpers import push_decisions, push_rows, pushed_values
+from tests.integration.push_helpers import echo_values, push_decisions, push_rows, pushed_values
 from tests.support.bigcommerce_inventory_api import BigCommerceInventoryApi
 from tests.support.woocommerce_api import WooCommerceApi
 
@@ -66,6 +66,27 @@ def test_woocommerce_simple_products_and_variations_get_their_stock_set(app, rt,
     assert woo.stock(93) == 4 and woo.puts[-1] == ("93", {"manage_stock": True, "stock_quantity": 4})  # alone: PUT
     assert pushed_values(app)["product:93"] == (4, 4)
     assert pushed_values(app)["variation:23"] == (2, 2)
+
+
+def test_a_woocommerce_batch_throttled_at_its_second_request_keeps_the_first_requests_values_as_echoes(app, rt, woo,
+                                                                                                   clock):
+    stock(app, "WOO-SINGLE", {"WH": 10})
+    stock(app, "BAR-3", {"WH": 3})
+    app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token=f"{CK}:{CS}")
+    app.catalog.map_listing("woo", "93", "WOO-SINGLE", role="product")
+    app.catalog.map_listing("woo", "23", "BAR-3", role="variation", parent="22")
+    woo.too_many_next(1, retry_after=5, after=1)  # the simple products' request is served, the variations' is not
+    app.channel_locations.map("woo", "WH", None)
+    rt.settle()
+    assert woo.stock(93) == 10 and woo.stock(23, variation_of=22) == 50
+    [row] = push_rows(app)
+    assert row["status"] == "pending" and "429" in row["last_error"]
+    # 10 is on the store (its echo must be recognised); 3 was refused with the request (no echo can come).
+    assert echo_values(app) == {"product:93": [10]}
+    clock.advance(seconds=5)
+    rt.settle()
+    assert woo.stock(93) == 10 and woo.stock(23, variation_of=22) == 3
+    assert pushed_values(app) == {"product:93": (10, 10), "variation:23": (3, 3)}
 
 
 def test_woocommerce_429_and_outage_are_retried_and_a_bad_key_is_dead(app, rt, woo, clock):

@@ -27,7 +27,8 @@
 - `GET /products` and `/products/{id}/variations` (the lists): `per_page` 1-100 (default 10; else 400
   `rest_invalid_param`) and `page`, by id, with the `X-WP-Total` and `X-WP-TotalPages` headers. (A variable parent
   appears in `/products`, its variations only under it.)
-- `too_many_next(n, retry_after)` answers 429 with Retry-After; `fail_next(n)` 503.
+- `too_many_next(n, retry_after, after=k)` answers 429 with Retry-After (after serving k requests);
+  `fail_next(n)` 503.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class WooCommerceApi:
         self.list_pages = 0  # list pages served (GET /products, /products/{id}/variations)
         self.batches: list[tuple[str, dict[str, Any]]] = []  # (path, body) of every batch request that was applied
         self._failing_items: set[int] = set()
-        self._forced: list[tuple[int, float]] = []
+        self._forced: list[tuple[int, float] | None] = []  # None: served as usual
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._answer)
         self.site_url = self._server.base_url
@@ -107,8 +108,9 @@ class WooCommerceApi:
     def stock(self, product_id: int, variation_of: int | None = None) -> int | None:
         return self.products[f"{variation_of}/{product_id}" if variation_of else str(product_id)]["stock_quantity"]
 
-    def too_many_next(self, n: int = 1, retry_after: float = 2.0) -> None:
-        self._forced.extend([(429, retry_after)] * n)
+    def too_many_next(self, n: int = 1, retry_after: float = 2.0, *, after: int = 0) -> None:
+        """The next `n` requests answer 429, once `after` more have been served as usual."""
+        self._forced.extend([None] * after + [(429, retry_after)] * n)
 
     def fail_next(self, n: int = 1) -> None:
         self._forced.extend([(503, 0.0)] * n)
@@ -122,8 +124,9 @@ class WooCommerceApi:
             return 401, _error("woocommerce_rest_authentication_error", "Invalid signature - provided signature "
                                "does not match.", 401), {}
         with self._lock:
-            if self._forced:
-                status, wait = self._forced.pop(0)
+            forced = self._forced.pop(0) if self._forced else None
+            if forced is not None:
+                status, wait = forced
                 if status == 429:
                     return 429, _error("rest_too_many_requests", "Too many requests.", 429), {
                         "Retry-After": f"{wait:g}"}
