@@ -1,6 +1,7 @@
 """Webhook intake benchmark: signed Shopify `orders/create` deliveries posted to `stockpilot serve` (a real process).
 
-Per backend (SQLite, PostgreSQL), in one run:
+Per backend, in one run: SQLite with one `stockpilot serve` (embedded worker); PostgreSQL the same and then
+`serve --no-worker` beside a `stockpilot worker` process ("postgresql-split", `--pg-topology`):
   burst     `--webhooks` deliveries from `--clients` concurrent keep-alive clients, as fast as they are answered:
             accepted per second, p50 / p99 time to answer, then how long the embedded worker takes to apply them.
   paced     `--paced` deliveries at `--rate` per second (a busy shop, not a flood): p50 / p99 time from receipt
@@ -400,7 +401,7 @@ def add_channel(server: Server, shopify: RecordingShopify, url: str) -> None:
 
 @contextmanager
 def worker_process(url: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`stockpilot worker`, beside a `serve --no-worker`: the PostgreSQL deployment (docs/architecture.md)."""
+    """`stockpilot worker`, beside a `serve --no-worker`: the scale-out deployment (docs/architecture.md)."""
     with (workdir / "worker.log").open("wb") as out:
         proc = subprocess.Popen([*_cli(), "worker", "--id", "bench-worker"], stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "STOCKPILOT_DATABASE_URL": url, "STOCKPILOT_DB_POOL_SIZE": "20"})
@@ -415,15 +416,15 @@ def worker_process(url: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]
             proc.wait(timeout=5)
 
 
-def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
+def run_backend(backend: str, topology: str, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
     url = fresh_url(backend, workdir, args.pg_url)
-    split = backend == "postgresql" and args.pg_topology == "split"
+    split = topology == "split"
     server = start_server(url, workdir, workers=1, pool_size=40, serve_args=["--no-worker"] if split else [])
     worker = worker_process(url, workdir) if split else contextlib.nullcontext()
     worker_pid = getattr(worker.__enter__(), "pid", None)
     ledger = Ledger(url)
-    result: dict[str, Any] = {"backend": backend, "topology": "serve --no-worker + worker" if split else
-                              "serve (embedded worker)"}
+    result: dict[str, Any] = {"backend": backend, "name": f"{backend}-split" if split else backend,
+                              "topology": "serve --no-worker + worker" if split else "serve (embedded worker)"}
     shopify = RecordingShopify().__enter__()
     try:
         setup_catalog(server, LOCATION, dict.fromkeys(SKUS, INITIAL))
@@ -449,7 +450,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
             "receipt_to_push_p50_ms": ms(pct(push_spans, 0.5)), "receipt_to_push_p99_ms": ms(pct(push_spans, 0.99)),
             "pushes": len(shopify.sets), "pushes_settled": pushed, "statuses": statuses,
         })
-        log(f"{backend}: burst {result['burst']['accepted_per_s']}/s accepted, "
+        log(f"{result['name']}: burst {result['burst']['accepted_per_s']}/s accepted, "
             f"p99 {result['burst']['answer_p99_ms']} ms, applied {result['burst']['applied_per_s']}/s")
 
         paced = deliveries(args.paced, 900_000, host)
@@ -467,8 +468,9 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
                                 "receipt_to_push_p99_ms": ms(pct(push_spans, 0.99)),
                                 "pushes": len(shopify.sets) - pushes_before, "pushes_settled": pushed,
                                 "statuses": statuses})
-        log(f"{backend}: paced {args.rate}/s, receipt-to-ledger p99 {result['paced']['receipt_to_ledger_p99_ms']} ms,"
-            f" receipt-to-push p99 {result['paced']['receipt_to_push_p99_ms']} ms")
+        log(f"{result['name']}: paced {args.rate}/s, receipt-to-ledger p99 "
+            f"{result['paced']['receipt_to_ledger_p99_ms']} ms, "
+            f"receipt-to-push p99 {result['paced']['receipt_to_push_p99_ms']} ms")
     finally:
         server.stop()
         worker.__exit__(None, None, None)
@@ -479,7 +481,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, log: Any)
                              timeout=300, check=False)
     result["check_ok"] = checked.returncode == 0
     result["raw_insert"] = raw_insert_rate(url, deliveries(args.raw_inserts, 5_000_000, "x"))
-    log(f"{backend}: raw insert {result['raw_insert']['per_s']}/s; stockpilot check "
+    log(f"{result['name']}: raw insert {result['raw_insert']['per_s']}/s; stockpilot check "
         f"{'ok' if result['check_ok'] else 'FAILED'}")
     return result
 
@@ -494,9 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-inserts", type=int, default=3000)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--pg-url", default=os.environ.get("STOCKPILOT_TEST_POSTGRES_URL", DEFAULT_PG))
-    parser.add_argument("--pg-topology", choices=["split", "embedded"], default="split",
-                        help="PostgreSQL: `serve --no-worker` + a `stockpilot worker` process (the scale-out "
-                             "deployment, default), or one `serve` with its embedded worker")
+    parser.add_argument("--pg-topology", choices=["embedded", "split", "both"], default="both",
+                        help="PostgreSQL: one `stockpilot serve` with its embedded worker (the default deployment), "
+                             "`serve --no-worker` + a `stockpilot worker` process (the scale-out deployment), or "
+                             "both, one after the other (default)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 burst, 200 paced")
     args = parser.parse_args(argv)
     if args.quick:
@@ -505,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    topologies = ["embedded", "split"] if args.pg_topology == "both" else [args.pg_topology]
+    backends = [("sqlite", "embedded")] if args.backend in ("sqlite", "both") else []
+    if args.backend in ("postgresql", "both"):
+        backends += [("postgresql", topology) for topology in topologies]
     runs, skipped = [], {}
     with tempfile.TemporaryDirectory(prefix="stockpilot-webhooks-") as tmp:
         workdir = Path(tmp)
@@ -513,9 +519,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline = answer_figures(post_all("127.0.0.1", port, deliveries(args.webhooks, 1, f"127.0.0.1:{port}"),
                                                args.clients), args.webhooks)
         log(f"bare ASGI baseline: {baseline['accepted_per_s']}/s, p99 {baseline['answer_p99_ms']} ms")
-        for backend in backends:
+        for backend, topology in backends:
             try:
-                runs.append(run_backend(backend, args, workdir, log))
+                runs.append(run_backend(backend, topology, args, workdir, log))
             except psycopg.OperationalError as exc:
                 skipped[backend] = str(exc).splitlines()[0]
             finally:
@@ -524,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
                         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
     ratios, goals = {}, {}
     for run in runs:
-        name, burst = run["backend"], run["burst"]
+        name, burst = run["name"], run["burst"]
         ratios[name] = {
             "accepted_over_bare_asgi": round(burst["accepted_per_s"] / baseline["accepted_per_s"], 3),
             "accepted_over_raw_insert": round(burst["accepted_per_s"] / run["raw_insert"]["per_s"], 3),
@@ -539,18 +545,18 @@ def main(argv: list[str] | None = None) -> int:
             < GOALS["receipt_to_push_p99_ms_max"],
             "check_ok": run["check_ok"],
         }
-    print(f"{'backend':<11} {'run':<8} {'accepted/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'applied/s':>9} "
+    print(f"{'backend':<16} {'run':<8} {'accepted/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'applied/s':>9} "
           f"{'rcpt->ledger p50':>16} {'p99 ms':>8} {'rcpt->push p50':>14} {'p99 ms':>8} {'pushes':>6}")
-    print(f"{'-':<11} {'bare-asgi':<8} {baseline['accepted_per_s']:>10} {baseline['answer_p50_ms']:>8} "
+    print(f"{'-':<16} {'bare-asgi':<8} {baseline['accepted_per_s']:>10} {baseline['answer_p50_ms']:>8} "
           f"{baseline['answer_p99_ms']:>8}")
     for run in runs:
         for kind in ("burst", "paced"):
             fig = run[kind]
-            print(f"{run['backend']:<11} {kind:<8} {fig['accepted_per_s']:>10} {fig['answer_p50_ms']:>8} "
+            print(f"{run['name']:<16} {kind:<8} {fig['accepted_per_s']:>10} {fig['answer_p50_ms']:>8} "
                   f"{fig['answer_p99_ms']:>8} {fig.get('applied_per_s', '')!s:>9} "
                   f"{fig['receipt_to_ledger_p50_ms']!s:>16} {fig['receipt_to_ledger_p99_ms']!s:>8} "
                   f"{fig['receipt_to_push_p50_ms']!s:>14} {fig['receipt_to_push_p99_ms']!s:>8} {fig['pushes']:>6}")
-        print(f"{run['backend']:<11} raw-insert {run['raw_insert']['per_s']:>8}/s   ratios {ratios[run['backend']]}")
+        print(f"{run['name']:<16} raw-insert {run['raw_insert']['per_s']:>8}/s   ratios {ratios[run['name']]}")
     result = {"benchmark": "stockpilot webhook intake", "config": vars(args) | {"cpus": os.cpu_count()},
               "bare_asgi": baseline, "runs": runs, "ratios": ratios, "goals": goals, "goal_values": GOALS,
               "skipped": skipped}

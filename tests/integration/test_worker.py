@@ -162,3 +162,42 @@ def test_a_lane_is_delivered_while_the_other_topics_wait_on_a_slow_receiver(sp):
         worker.stop()
     assert sorted(fast) == [f"l{i}" for i in range(5)]
     assert _statuses(sp)["s1"] == "delivered"
+
+
+def test_a_consumer_with_its_own_thread_walks_while_another_hangs(sp, db_url):
+    """PostgreSQL: the push consumer (own_thread) is not held up by the other consumers' passes. SQLite: one
+    thread, every consumer in turn (its one writer would serialise them anyway)."""
+    import threading
+
+    from stockpilot.runtime.consumers import Consumer
+    from tests.integration.helpers import line, stock
+
+    released = threading.Event()
+    slow_started = threading.Event()
+    fast: list[int] = []
+
+    def slow(_conn, _event):  # a walk that hangs (a handler waiting on something that stopped answering)
+        slow_started.set()
+        released.wait(30)
+
+    stock(sp, "A", {"WH": 5})
+    worker = Worker(sp, outbox_handlers={}, consumers=[Consumer("slow", slow),
+                                                       Consumer("pushes", lambda _c, e: fast.append(e.id),
+                                                                own_thread=True)],
+                    settings=WorkerSettings(worker_id="w1", poll_seconds=0.05, consumer_poll_seconds=0.05,
+                                            expiry_sweep_seconds=60))
+    worker.start()
+    try:
+        assert slow_started.wait(30)
+        sp.reservations.reserve("c1", [line("A", 2)])
+        newest = max(e["id"] for e in sp.stock.events(limit=1000))
+        deadline = time.monotonic() + (30 if db_url.startswith("postgresql") else 1.0)
+        while newest not in fast and time.monotonic() < deadline:
+            time.sleep(0.02)
+        walked_while_hung = newest in fast
+        assert not released.is_set()
+    finally:
+        released.set()
+        worker.stop()
+    # On SQLite the hung walk holds the one consumer thread: nothing behind it moves until it is released.
+    assert walked_while_hung == db_url.startswith("postgresql")

@@ -128,6 +128,9 @@ class Consumer:
     # A pure test on the event alone: False steps over it like another kind (no savepoint, no handler call).
     # Worth having for consumers that ignore most events of a kind they subscribe to (StockChanged: every hold).
     accepts: Callable[[Event], bool] | None = None
+    # PostgreSQL: walk in a thread of its own, not in turn with the others (a consumer whose lag someone waits on:
+    # the channels' counts). SQLite has one writer: every consumer takes turns there.
+    own_thread: bool = False
 
     def __post_init__(self) -> None:
         if self.kinds is not None:

@@ -107,7 +107,7 @@ class ChannelPushes:
 
     # ---- decide (consumer) ------------------------------------------------------------------------------------
     def consumer(self) -> Consumer:
-        return Consumer(CONSUMER, self.on_event, kinds={"StockChanged"}, accepts=available_moved)
+        return Consumer(CONSUMER, self.on_event, kinds={"StockChanged"}, accepts=available_moved, own_thread=True)
 
     def on_event(self, conn: Connection, event: Event) -> None:
         if not self.pushers or not available_moved(event):
