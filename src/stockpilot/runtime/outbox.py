@@ -221,6 +221,7 @@ class Dispatcher:
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         batch_size: int = 32,
         before_each: Callable[[], object] | None = None,
+        after_claim: Callable[[int], object] | None = None,
     ) -> None:
         if flush_every < 1:
             raise ValueError("flush_every must be at least 1")
@@ -239,6 +240,7 @@ class Dispatcher:
         self.batch_handlers = dict(batch_handlers or {})
         self.batch_size = batch_size
         self.before_each = before_each  # called before each row or batch (the worker lets requests go first)
+        self.after_claim = after_claim  # called with the number of rows claimed, before any is delivered
         # A lane: this dispatcher claims only `topics` (None: all) less `exclude_topics`, so a worker can run
         # local work (applying webhooks) on its own thread, never queued behind a network call (a push, a mail).
         self.topics = None if topics is None else sorted(topics)
@@ -282,6 +284,8 @@ class Dispatcher:
         report = DispatchReport()
         claims = self.claim(limit)
         report.claimed = len(claims)
+        if self.after_claim is not None:
+            self.after_claim(len(claims))
         succeeded: list[_Claim] = []
         index = 0
         while index < len(claims):

@@ -97,16 +97,25 @@ class WebhookIntake:
         return NewDelivery(channel["id"], received.topic, received.delivery_key, received.event_key, kept, body)
 
     def persist(self, deliveries: Sequence[NewDelivery]) -> list[Accepted]:
-        """Every new delivery's row and outbox row in ONE statement (on PostgreSQL in autocommit: one round trip, not
-        three), then, only if there are any, the redeliveries counted on the rows they repeat. Two steps, so the
-        first can be re-run whole after a deadlock (nothing of it committed) and a counted repeat never is."""
+        """Every new delivery's row and outbox row, and each redelivery counted on the row it repeats.
+
+        SQLite: one transaction (in-process, nothing to save). PostgreSQL: first ONE statement in autocommit (one
+        round trip, not three) for the new rows, then, only if there are any, the repeats counted in a second
+        transaction; two steps, so the first can be re-run whole after a deadlock (nothing of it committed) and a
+        counted repeat never is. Either way the whole call may be re-run after WriterBusy: nothing has been
+        written when that is raised."""
         now = self.ctx.clock.now()
-        new_ids = self.ctx.db.write_statements(
-            lambda conn: delivery_intake_store.insert_new(conn, deliveries, now, PROCESS_TOPIC))
-        repeats = [d for d, i in zip(deliveries, new_ids, strict=True) if i is None]
-        earlier = self.ctx.db.write(lambda conn: delivery_intake_store.count_repeats(conn, repeats)) if repeats else []
-        return [Accepted(delivery_id, duplicate)
-                for delivery_id, duplicate in delivery_intake_store.with_repeats(new_ids, earlier)]
+        if self.ctx.db.is_sqlite:
+            stored = self.ctx.db.write(
+                lambda conn: delivery_intake_store.store(conn, deliveries, now, PROCESS_TOPIC))
+        else:
+            new_ids = self.ctx.db.write_statements(
+                lambda conn: delivery_intake_store.insert_new(conn, deliveries, now, PROCESS_TOPIC))
+            repeats = [d for d, i in zip(deliveries, new_ids, strict=True) if i is None]
+            earlier = self.ctx.db.write(
+                lambda conn: delivery_intake_store.count_repeats(conn, repeats)) if repeats else []
+            stored = delivery_intake_store.with_repeats(new_ids, earlier)
+        return [Accepted(delivery_id, duplicate) for delivery_id, duplicate in stored]
 
     # ---- which store -------------------------------------------------------------------------------------
     def _channel(self, conn: Connection, kind: str, name: str | None, headers: Mapping[str, str],
