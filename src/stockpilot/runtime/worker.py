@@ -203,7 +203,10 @@ class Worker:
             for outcome in ("delivered", "retried", "dead", "stale"):
                 if count := getattr(report, outcome):
                     self.metrics.deliveries.labels(outcome).inc(count)
-            if report.claimed < limit:  # a helper polls as a safety net; rows due later are the first's to wait for
+            if report.claimed < limit:
+                if self.signals.version(wake_on) != seen:
+                    continue  # woken while claiming or delivering: claim again now, no nap to work out (a read)
+                # A helper polls as a safety net; rows due later are the first thread's to wait for.
                 self.signals.wait(wake_on, seen,
                                   self.settings.poll_seconds if helper else self._nap_until_next_row(dispatcher))
 
