@@ -190,9 +190,10 @@ class Database:
         """As `write`, for work whose every statement is complete by itself (nothing to roll back together).
 
         PostgreSQL runs them in autocommit: each statement is its own transaction, one round trip, where a
-        transaction costs three (BEGIN, the statement, COMMIT; psycopg waits for each). A wakeup asked for
-        in a statement (see request_wakeup_in_statement) is heard when the statement commits. SQLite: `write`
-        (its BEGIN and COMMIT are in-process).
+        transaction costs three (BEGIN, the statement, COMMIT; psycopg waits for each). A NOTIFY must be part of
+        the statement that needs it (it is heard when that statement commits). Like `write`, the work is re-run
+        whole after a deadlock, so a statement before the failing one would run twice: give it one statement
+        that writes (or only idempotent ones). SQLite: `write` (its BEGIN and COMMIT are in-process).
         """
         return self._retrying(self._write_sqlite if self.is_sqlite else self._write_postgres_autocommit, work,
                               attempts)
