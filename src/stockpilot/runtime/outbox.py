@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select, update
 
+from stockpilot.adapters.db import raw
 from stockpilot.adapters.db.database import Database, request_wakeup
 from stockpilot.adapters.db.dialect import insert_or_ignore
 from stockpilot.adapters.db.tables import outbox
@@ -202,6 +203,16 @@ class _Claim:
     result: Any = None  # what the handler returned, for the topic's outcome hook
 
 
+def _next_due_sql(topics: list[str] | None, exclude_topics: list[str]) -> tuple[raw.Sql, tuple[str, ...]]:
+    """The earliest available_at of the pending, unleased rows of a lane (Dispatcher.lane, in SQL)."""
+    sql = "SELECT min(available_at) FROM outbox WHERE status = ? AND (leased_until IS NULL OR leased_until < ?)"
+    if topics is not None:
+        sql += f" AND topic IN ({', '.join('?' * len(topics))})" if topics else " AND 1 = 0"
+    if exclude_topics:
+        sql += f" AND topic NOT IN ({', '.join('?' * len(exclude_topics))})"
+    return raw.Sql(sql), (*(topics or ()), *exclude_topics)
+
+
 class Dispatcher:
     """Claims due outbox rows, delivers each through its topic's handler, and records the outcome."""
 
@@ -245,10 +256,22 @@ class Dispatcher:
         # local work (applying webhooks) on its own thread, never queued behind a network call (a push, a mail).
         self.topics = None if topics is None else sorted(topics)
         self.exclude_topics = sorted(exclude_topics)
+        self._next_due = _next_due_sql(self.topics, self.exclude_topics)
+
+    def next_due(self, now: datetime | None = None) -> datetime | None:
+        """When the earliest row this dispatcher could claim falls due (None: there is none). One pre-rendered
+        read: a wake-up with nothing for this lane costs this (~20 us), not a write transaction (~500 us of
+        statement building, and on SQLite the writer the intake waits on)."""
+        with self.db.read() as conn:
+            params = (PENDING, raw.time_value(conn, now or self.clock.now()), *self._next_due[1])
+            return raw.time_result(raw.execute(conn, self._next_due[0], params).fetchone()[0])
 
     def claim(self, limit: int = 100) -> list[_Claim]:
         now = self.clock.now()
         lease_until = now + self.lease
+        due = self.next_due(now)
+        if due is None or due > now:
+            return []  # nothing due: no write transaction
         query = (
             select(
                 outbox.c.id,

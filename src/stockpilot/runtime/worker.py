@@ -213,8 +213,7 @@ class Worker:
     def _nap_until_next_row(self, dispatcher: outbox.Dispatcher) -> float:
         # A row booked a little ahead (a coalesced channel push, a backoff) is sent when it falls due, not up to a
         # poll interval later.
-        with self.sp.db.read() as conn:
-            due = outbox.next_available_at(conn, self.sp.ctx.clock.now(), dispatcher.lane())
+        due = dispatcher.next_due()
         if due is None:
             return self.settings.poll_seconds
         until_due = (due - self.sp.ctx.clock.now()).total_seconds()
