@@ -529,13 +529,6 @@ def retry(conn: Connection, outbox_id: int, now: datetime) -> bool:
     return True
 
 
-def next_available_at(conn: Connection, now: datetime, lane: Collection[Any] = ()) -> datetime | None:
-    """When the earliest pending row nobody is delivering falls due (a worker naps until then, not a whole poll).
-    lane: a dispatcher's topic terms (Dispatcher.lane), to ask only about its rows."""
-    return conn.execute(select(func.min(outbox.c.available_at))
-                        .where(outbox.c.status == PENDING, due_and_unleased(outbox, now), *lane)).scalar_one()
-
-
 def discard(conn: Connection, outbox_id: int) -> bool:
     """Give up on a dead row for good. The row is kept (status `discarded`) so its idempotency key stays claimed."""
     stmt = update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == DEAD).values(status=DISCARDED)
