@@ -22,31 +22,44 @@ EVENTS = "stockpilot_events"  # = adapters.db.database.EVENTS_CHANNEL (in-proces
 
 
 class Signals:
+    """One lock, and a condition per channel on it: a signal wakes only that channel's waiters. (With one
+    condition for all, every commit woke every waiting thread of the worker to re-check and sleep again:
+    thousands of futex calls a second at 100 webhooks/s, and a lane's sleeping threads woken by every delivery.)"""
+
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._conds: dict[str, threading.Condition] = {}
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._closed = False
 
+    def _cond(self, channel: str) -> threading.Condition:  # with self._lock held
+        cond = self._conds.get(channel)
+        if cond is None:
+            cond = self._conds[channel] = threading.Condition(self._lock)
+        return cond
+
     def version(self, channel: str) -> int:
-        with self._cond:
+        with self._lock:
             return self._versions[channel]
 
     def fire(self, channels: Iterable[str]) -> None:
-        with self._cond:
+        with self._lock:
             for channel in channels:
                 self._versions[channel] += 1
-            self._cond.notify_all()
+                if channel in self._conds:
+                    self._conds[channel].notify_all()
 
     def wait(self, channel: str, seen: int, timeout: float) -> bool:
         """Sleep until `channel` moves past `seen`, close() is called, or `timeout` passes. True if signalled."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._closed or self._versions[channel] != seen, timeout)
+        with self._lock:
+            return self._cond(channel).wait_for(lambda: self._closed or self._versions[channel] != seen, timeout)
 
     def close(self) -> None:
         """Wake every waiter for good (shutdown)."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            for cond in self._conds.values():
+                cond.notify_all()
 
     @property
     def closed(self) -> bool:
