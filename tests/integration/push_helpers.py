@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +13,23 @@ from stockpilot.adapters.db.tables import channel_push_state, channel_pushes, ou
 from stockpilot.bootstrap import Stockpilot
 from stockpilot.runtime import consumers, decisions
 from stockpilot.services.channel_push import CONSUMER, TOPIC
+from tests.integration.channel_helpers import SHOP
 from tests.integration.helpers import stock
+from tests.support.shopify_admin_api import ShopifyAdminApi
+
+# One Shopify store's Admin API token, inventory item and location, and the item key Stockpilot pushes under.
+SHOPIFY_TOKEN = "shpat_0123456789abcdef"
+SHOPIFY_ITEM, SHOPIFY_LOCATION = "808950810", "905684977"
+SHOPIFY_KEY = f"inventory_item:{SHOPIFY_ITEM}@{SHOPIFY_LOCATION}"
+
+
+@contextmanager
+def shopify_admin(now: Callable[[], datetime], stocked: int = 10) -> Iterator[ShopifyAdminApi]:
+    """The fake Admin API with that item stocked. Its cost bucket refills on the test's clock (`now`), like
+    Shopify's does on real time."""
+    with ShopifyAdminApi(shop=SHOP, token=SHOPIFY_TOKEN, monotonic=lambda: now().timestamp()) as api:
+        api.stock(SHOPIFY_ITEM, SHOPIFY_LOCATION, stocked)
+        yield api
 
 
 def shop(sp: Stockpilot, name: str = "shop", *, sku: str = "TEE", item: str = "4411", kind: str = "shopify",

@@ -16,19 +16,17 @@ from stockpilot.runtime.handlers import automations
 from tests.integration.channel_helpers import SHOP, SHOP_SECRET, deliveries, post_shopify
 from tests.integration.helpers import line, stock, totals
 from tests.integration.purchasing_helpers import Runtime
-from tests.integration.push_helpers import pushed_values
+from tests.integration.push_helpers import SHOPIFY_ITEM as ITEM
+from tests.integration.push_helpers import SHOPIFY_KEY as KEY
+from tests.integration.push_helpers import SHOPIFY_LOCATION as LOCATION
+from tests.integration.push_helpers import SHOPIFY_TOKEN as TOKEN
+from tests.integration.push_helpers import pushed_values, shopify_admin
 from tests.support.serve_process import api_client
-from tests.support.shopify_admin_api import ShopifyAdminApi
-
-TOKEN = "shpat_0123456789abcdef"
-ITEM, LOCATION = "808950810", "905684977"
-KEY = f"inventory_item:{ITEM}@{LOCATION}"
 
 
 @pytest.fixture
 def shopify(clock):
-    with ShopifyAdminApi(shop=SHOP, token=TOKEN, monotonic=lambda: clock.now().timestamp()) as api:
-        api.stock(ITEM, LOCATION, 10)
+    with shopify_admin(clock.now) as api:
         yield api
 
 

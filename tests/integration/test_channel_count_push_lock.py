@@ -25,8 +25,8 @@ from stockpilot.config import Settings
 from stockpilot.services import webhook_processing
 from stockpilot.services.webhook_processing import WebhookProcessor
 from tests.integration.channel_helpers import add_shopify, deliveries, post_shopify
+from tests.integration.deadlock_helpers import no_new_deadlocks
 from tests.integration.helpers import stock, totals
-from tests.integration.test_channel_push_deadlocks import deadlocks
 from tests.support.serve_process import api_client
 
 LOCATION = "905684977"
@@ -155,20 +155,9 @@ def test_two_counts_in_one_batch_and_an_outcome_confirming_them_in_the_other_ord
                                                                                                    monkeypatch):
     # Both counts in one transaction, as on a quiet machine (a loaded one may spend the 10 ms budget on the first).
     monkeypatch.setattr(webhook_processing, "APPLY_BUDGET_SECONDS", 60.0)
-    postgres = db_url.startswith("postgresql")
-    before = deadlocks(db_url) if postgres else 0
-    sp = build(Settings(database_url=db_url, db_pool_size=10), migrate=False)
-    closed = False
-    try:
+    with no_new_deadlocks(db_url, lambda: build(Settings(database_url=db_url, db_pool_size=10), migrate=False)) as sp:
         channel_id, sku_ids, ids = pushed_10_and_sending_8(sp, ["TEE", "MUG"])  # the counts: TEE, then MUG
         outcomes = race(sp, db_url, channel_id, sku_ids, ["MUG", "TEE"], ids)
         assert [o.get("status") if isinstance(o, dict) else repr(o) for o in outcomes] == ["processed"] * 2
         assert totals(sp, "TEE")["on_hand"] == 9 and totals(sp, "MUG")["on_hand"] == 9
         assert confirmed(sp, "TEE") == 7 and confirmed(sp, "MUG") == 7
-        sp.close()
-        closed = True
-        if postgres:
-            assert deadlocks(db_url) - before == 0
-    finally:
-        if not closed:
-            sp.close()

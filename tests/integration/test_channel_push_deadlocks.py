@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, select, text
+from sqlalchemy import Connection, event, select, text
 
 from stockpilot.adapters.db.channel_push_lock import lock_pushes
 from stockpilot.adapters.db.tables import channel_push_batches
@@ -25,6 +25,7 @@ from stockpilot.config import Settings
 from stockpilot.runtime import outbox
 from stockpilot.runtime.consumers import ConsumerRunner
 from stockpilot.runtime.handlers import automations
+from tests.integration.deadlock_helpers import no_new_deadlocks
 from tests.integration.helpers import totals
 from tests.integration.push_batch_helpers import import_counts, list_all, sku_name
 from tests.integration.push_helpers import push_rows, push_state
@@ -33,37 +34,10 @@ from tests.support.recording_pusher import RecordingPusher
 SKUS, RECEIPTS, ON_HAND, BATCH_LIMIT = 60, 30, 1000, 8
 
 
-def deadlocks(url: str) -> int:
-    """The database's deadlock count, once every other backend of it has exited (a backend flushes its pending
-    statistics on exit, and pg_stat counters are otherwise updated asynchronously)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
-            while time.monotonic() < deadline and conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()")).scalar_one():
-                time.sleep(0.05)
-                conn.rollback()
-            seen: list[int] = []
-            while len(seen) < 3 or len(set(seen[-3:])) > 1:  # settled: three equal reads in a row
-                conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-                seen.append(int(conn.execute(text("SELECT deadlocks FROM pg_stat_database "
-                                                  "WHERE datname = current_database()")).scalar_one()))
-                conn.rollback()
-                time.sleep(0.1)
-            return seen[-1]
-    finally:
-        engine.dispose()
-
-
 def test_receipts_walked_in_shuffled_order_race_batch_outcomes_without_deadlocks(db_url: str, tmp_path: Path):
-    postgres = db_url.startswith("postgresql")
-    before = deadlocks(db_url) if postgres else 0
-    sp = build(Settings(database_url=db_url, db_pool_size=40, channel_push_window_seconds=0.01,
-                        channel_push_gather_seconds=0), migrate=False)
-    closed = False
-    try:
+    settings = Settings(database_url=db_url, db_pool_size=40, channel_push_window_seconds=0.01,
+                        channel_push_gather_seconds=0)
+    with no_new_deadlocks(db_url, lambda: build(settings, migrate=False)) as sp:
         pusher = RecordingPusher(batch_limit=BATCH_LIMIT)
         sp.channel_pushes.pushers["shopify"] = pusher
         names = [sku_name(i) for i in range(SKUS)]
@@ -136,13 +110,6 @@ def test_receipts_walked_in_shuffled_order_race_batch_outcomes_without_deadlocks
             unfinished = conn.execute(select(channel_push_batches.c.id)
                                       .where(channel_push_batches.c.finished_at.is_(None))).all()
         assert unfinished == []
-        sp.close()
-        closed = True
-        if postgres:
-            assert deadlocks(db_url) - before == 0
-    finally:
-        if not closed:
-            sp.close()
 
 
 def test_a_walk_takes_the_push_lock_once_and_a_rolled_back_savepoint_gives_it_back(db_url: str, tmp_path: Path):

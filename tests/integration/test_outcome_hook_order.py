@@ -24,10 +24,10 @@ from stockpilot.runtime.handlers import automations
 from stockpilot.services.channel_push import TOPIC as CHANNEL_PUSH_TOPIC
 from stockpilot.services.webhook_processing import WebhookProcessor
 from tests.integration.channel_helpers import add_shopify, deliveries, post_shopify
+from tests.integration.deadlock_helpers import no_new_deadlocks
 from tests.integration.helpers import stock, totals
 from tests.integration.push_helpers import push_rows
 from tests.integration.test_channel_count_push_lock import waiting_on_a_lock
-from tests.integration.test_channel_push_deadlocks import deadlocks
 from tests.support.recording_pusher import RecordingPusher
 from tests.support.serve_process import api_client
 
@@ -59,10 +59,8 @@ class ChangesStock:
 
 def test_an_outcome_transaction_takes_the_push_lock_before_another_hooks_stock_change(db_url: str):
     postgres = db_url.startswith("postgresql")
-    before = deadlocks(db_url) if postgres else 0
-    sp = build(Settings(database_url=db_url, db_pool_size=10, channel_push_gather_seconds=0), migrate=False)
-    closed = False
-    try:
+    settings = Settings(database_url=db_url, db_pool_size=10, channel_push_gather_seconds=0)
+    with no_new_deadlocks(db_url, lambda: build(settings, migrate=False)) as sp:
         sp.channel_pushes.pushers["shopify"] = RecordingPusher()
         stock(sp, "TEE", {"WH": 10})
         sp.db.write(lambda conn: ledger.apply(
@@ -123,10 +121,3 @@ def test_an_outcome_transaction_takes_the_push_lock_before_another_hooks_stock_c
         assert totals(sp, "TEE")["on_hand"] == 7  # never pushed to: the channel's count is the location's count
         assert {r["status"] for r in push_rows(sp)} == {"delivered"}
         assert sp.checker.run().problems == []
-        sp.close()
-        closed = True
-        if postgres:
-            assert deadlocks(db_url) - before == 0
-    finally:
-        if not closed:
-            sp.close()

@@ -18,8 +18,8 @@ from stockpilot.domain.clock import ManualClock
 from stockpilot.services import webhook_processing
 from stockpilot.services.webhook_processing import WebhookProcessor
 from tests.integration.channel_helpers import add_shopify, deliveries, post_shopify, shopify_order
+from tests.integration.deadlock_helpers import no_new_deadlocks
 from tests.integration.helpers import stock, totals
-from tests.integration.test_channel_push_deadlocks import deadlocks
 from tests.support.serve_process import api_client
 
 _TAKE = "WITH s AS (SELECT id FROM skus WHERE id = "  # the ledger's statement: it locks the SKU first
@@ -30,10 +30,8 @@ def test_two_lanes_taking_two_skus_in_opposite_orders_at_once_do_not_deadlock(db
     # budget on the first and commit it alone).
     monkeypatch.setattr(webhook_processing, "APPLY_BUDGET_SECONDS", 60.0)
     postgres = db_url.startswith("postgresql")
-    before = deadlocks(db_url) if postgres else 0
-    sp = build(Settings(database_url=db_url, db_pool_size=10), clock=ManualClock(), migrate=False)
-    closed = False
-    try:
+    settings = Settings(database_url=db_url, db_pool_size=10)
+    with no_new_deadlocks(db_url, lambda: build(settings, clock=ManualClock(), migrate=False)) as sp:
         stock(sp, "TEE", {"WH": 50})
         stock(sp, "MUG", {"WH": 50})
         with api_client(sp) as client:
@@ -77,10 +75,3 @@ def test_two_lanes_taking_two_skus_in_opposite_orders_at_once_do_not_deadlock(db
         assert statuses == ["processed"] * 4, outcomes
         assert totals(sp, "TEE")["committed"] == 2 and totals(sp, "MUG")["committed"] == 2
         assert sp.checker.run().problems == []
-        sp.close()
-        closed = True
-        if postgres:
-            assert deadlocks(db_url) - before == 0
-    finally:
-        if not closed:
-            sp.close()
