@@ -257,6 +257,9 @@ class Dispatcher:
         self.topics = None if topics is None else sorted(topics)
         self.exclude_topics = sorted(exclude_topics)
         self._next_due = _next_due_sql(self.topics, self.exclude_topics)
+        # The last claim found nothing due: (what next_due read then,); None after a claim that went ahead. A
+        # worker napping right after such a claim needs no second read (a row committed since signals it anyway).
+        self.idle_reading: tuple[datetime | None] | None = None
 
     def next_due(self, now: datetime | None = None) -> datetime | None:
         """When the earliest row this dispatcher could claim falls due (None: there is none). One pre-rendered
@@ -271,7 +274,9 @@ class Dispatcher:
         lease_until = now + self.lease
         due = self.next_due(now)
         if due is None or due > now:
+            self.idle_reading = (due,)
             return []  # nothing due: no write transaction
+        self.idle_reading = None
         query = (
             select(
                 outbox.c.id,

@@ -213,7 +213,8 @@ class Worker:
     def _nap_until_next_row(self, dispatcher: outbox.Dispatcher) -> float:
         # A row booked a little ahead (a coalesced channel push, a backoff) is sent when it falls due, not up to a
         # poll interval later.
-        due = dispatcher.next_due()
+        reading = dispatcher.idle_reading
+        due = reading[0] if reading is not None else dispatcher.next_due()
         if due is None:
             return self.settings.poll_seconds
         until_due = (due - self.sp.ctx.clock.now()).total_seconds()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -97,21 +98,12 @@ class Database:
         finally:
             _NO_WAIT.reset(token)
 
-    def _write_postgres(self, work: Callable[[Connection], T]) -> T:
+    def _write_postgres(self, work: Callable[[Connection], T], *, autocommit: bool = False) -> T:
         if _NO_WAIT.get():
             raise WriterBusy
-        with self.engine.begin() as conn:
-            try:
-                result = work(conn)
-            finally:
-                wake = conn.info.pop(_WAKE_KEY, None)
-        self._woken(wake)
-        return result
-
-    def _write_postgres_autocommit(self, work: Callable[[Connection], T]) -> T:
-        if _NO_WAIT.get():
-            raise WriterBusy
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        opened = (self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") if autocommit
+                  else self.engine.begin())
+        with opened as conn:
             try:
                 result = work(conn)
             finally:
@@ -195,8 +187,8 @@ class Database:
         whole after a deadlock, so a statement before the failing one would run twice: give it one statement
         that writes (or only idempotent ones). SQLite: `write` (its BEGIN and COMMIT are in-process).
         """
-        return self._retrying(self._write_sqlite if self.is_sqlite else self._write_postgres_autocommit, work,
-                              attempts)
+        return self._retrying(self._write_sqlite if self.is_sqlite
+                              else functools.partial(self._write_postgres, autocommit=True), work, attempts)
 
     def _retrying(self, run: Callable[[Callable[[Connection], T]], T], work: Callable[[Connection], T],
                   attempts: int) -> T:
