@@ -1,9 +1,11 @@
 """Webhook intake benchmark: signed Shopify `orders/create` deliveries posted to `stockpilot serve` (a real process).
 
-Per backend, in one run: SQLite with one `stockpilot serve` (embedded worker); PostgreSQL the same and then
-`serve --no-worker` beside a `stockpilot worker` process ("postgresql-split", `--pg-topology`):
+Per backend, in one run: SQLite with one `stockpilot serve` (its worker embedded, as threads); PostgreSQL with one
+`stockpilot serve` as it deploys by default (its worker a supervised child process), then the same with the worker
+as threads in the HTTP process ("postgresql-threads", the previous default), then `serve --no-worker` beside a
+`stockpilot worker` started by hand ("postgresql-split"); `--pg-topology` picks one:
   burst     `--webhooks` deliveries from `--clients` concurrent keep-alive clients, as fast as they are answered:
-            accepted per second, p50 / p99 time to answer, then how long the embedded worker takes to apply them.
+            accepted per second, p50 / p99 time to answer, then how long the worker takes to apply them.
   paced     `--paced` deliveries at `--rate` per second (a busy shop, not a flood): p50 / p99 time from receipt
             until the ledger reflects the order, with no backlog in the way.
 Baselines measured in the same run, on the same machine:
@@ -416,15 +418,24 @@ def worker_process(url: str, workdir: Path) -> Iterator[subprocess.Popen[bytes]]
             proc.wait(timeout=5)
 
 
+TOPOLOGIES = {
+    "serve": "serve (worker child process, the PostgreSQL default)",
+    "threads": "serve --worker-in threads",
+    "split": "serve --no-worker + worker",
+}
+
+
 def run_backend(backend: str, topology: str, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
     url = fresh_url(backend, workdir, args.pg_url)
     split = topology == "split"
-    server = start_server(url, workdir, workers=1, pool_size=40, serve_args=["--no-worker"] if split else [])
+    serve_args = {"serve": [], "threads": ["--worker-in", "threads"], "split": ["--no-worker"]}[topology]
+    server = start_server(url, workdir, workers=1, pool_size=40, serve_args=serve_args)
     worker = worker_process(url, workdir) if split else contextlib.nullcontext()
-    worker_pid = getattr(worker.__enter__(), "pid", None)
+    worker_pid = getattr(worker.__enter__(), "pid", None) or httpx.get(f"{server.base}/healthz").json()["worker"].get(
+        "pid")  # serve's own worker child, when it runs one: its CPU is counted as the worker's
     ledger = Ledger(url)
-    result: dict[str, Any] = {"backend": backend, "name": f"{backend}-split" if split else backend,
-                              "topology": "serve --no-worker + worker" if split else "serve (embedded worker)"}
+    result: dict[str, Any] = {"backend": backend, "name": backend if topology == "serve" else f"{backend}-{topology}",
+                              "topology": TOPOLOGIES[topology] if backend == "postgresql" else "serve (worker threads)"}
     shopify = RecordingShopify().__enter__()
     try:
         setup_catalog(server, LOCATION, dict.fromkeys(SKUS, INITIAL))
@@ -496,10 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-inserts", type=int, default=3000)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--pg-url", default=os.environ.get("STOCKPILOT_TEST_POSTGRES_URL", DEFAULT_PG))
-    parser.add_argument("--pg-topology", choices=["embedded", "split", "both"], default="both",
-                        help="PostgreSQL: one `stockpilot serve` with its embedded worker (the default deployment), "
-                             "`serve --no-worker` + a `stockpilot worker` process (the scale-out deployment), or "
-                             "both, one after the other (default)")
+    parser.add_argument("--pg-topology", choices=[*TOPOLOGIES, "all"], default="all",
+                        help="PostgreSQL: " + "; ".join(f"{k}: {v}" for k, v in TOPOLOGIES.items())
+                             + "; all: each, one after the other (default)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 burst, 200 paced")
     args = parser.parse_args(argv)
     if args.quick:
@@ -508,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    topologies = ["embedded", "split"] if args.pg_topology == "both" else [args.pg_topology]
-    backends = [("sqlite", "embedded")] if args.backend in ("sqlite", "both") else []
+    topologies = list(TOPOLOGIES) if args.pg_topology == "all" else [args.pg_topology]
+    backends = [("sqlite", "serve")] if args.backend in ("sqlite", "both") else []
     if args.backend in ("postgresql", "both"):
         backends += [("postgresql", topology) for topology in topologies]
     runs, skipped = [], {}
@@ -545,18 +555,18 @@ def main(argv: list[str] | None = None) -> int:
             < GOALS["receipt_to_push_p99_ms_max"],
             "check_ok": run["check_ok"],
         }
-    print(f"{'backend':<16} {'run':<8} {'accepted/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'applied/s':>9} "
+    print(f"{'backend':<20} {'run':<8} {'accepted/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'applied/s':>9} "
           f"{'rcpt->ledger p50':>16} {'p99 ms':>8} {'rcpt->push p50':>14} {'p99 ms':>8} {'pushes':>6}")
-    print(f"{'-':<16} {'bare-asgi':<8} {baseline['accepted_per_s']:>10} {baseline['answer_p50_ms']:>8} "
+    print(f"{'-':<20} {'bare-asgi':<8} {baseline['accepted_per_s']:>10} {baseline['answer_p50_ms']:>8} "
           f"{baseline['answer_p99_ms']:>8}")
     for run in runs:
         for kind in ("burst", "paced"):
             fig = run[kind]
-            print(f"{run['name']:<16} {kind:<8} {fig['accepted_per_s']:>10} {fig['answer_p50_ms']:>8} "
+            print(f"{run['name']:<20} {kind:<8} {fig['accepted_per_s']:>10} {fig['answer_p50_ms']:>8} "
                   f"{fig['answer_p99_ms']:>8} {fig.get('applied_per_s', '')!s:>9} "
                   f"{fig['receipt_to_ledger_p50_ms']!s:>16} {fig['receipt_to_ledger_p99_ms']!s:>8} "
                   f"{fig['receipt_to_push_p50_ms']!s:>14} {fig['receipt_to_push_p99_ms']!s:>8} {fig['pushes']:>6}")
-        print(f"{run['name']:<16} raw-insert {run['raw_insert']['per_s']:>8}/s   ratios {ratios[run['name']]}")
+        print(f"{run['name']:<20} raw-insert {run['raw_insert']['per_s']:>8}/s   ratios {ratios[run['name']]}")
     result = {"benchmark": "stockpilot webhook intake", "config": vars(args) | {"cpus": os.cpu_count()},
               "bare_asgi": baseline, "runs": runs, "ratios": ratios, "goals": goals, "goal_values": GOALS,
               "skipped": skipped}

@@ -98,6 +98,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 
 @pytest.fixture
+def pg_url(postgres_database: str) -> str:
+    """The URL of an empty, migrated PostgreSQL database, for what only PostgreSQL does (skips when unreachable)."""
+    _truncate_postgres(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
 

@@ -29,23 +29,35 @@ from stockpilot.entrypoints.api.metrics import ApiMetrics
 from stockpilot.entrypoints.api.routes import router
 from stockpilot.entrypoints.api.signup_limits import SignupLimits
 from stockpilot.entrypoints.web.mount import install_dashboard
+from stockpilot.entrypoints.worker_process import WorkerProcess
 from stockpilot.runtime.handlers import automations
-from stockpilot.runtime.metrics import RuntimeMetrics
+from stockpilot.runtime.metrics import QueueCollector, RuntimeMetrics
 from stockpilot.runtime.worker import Worker, WorkerSettings
 
 
-def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
-    """The API; with `run_worker`, this process also runs a worker (outbox, timers, sweeps) for its lifetime."""
+def create_app(sp: Stockpilot, *, run_worker: bool = True, worker_process: bool = False,
+               worker_elsewhere: dict[str, object] | None = None) -> FastAPI:
+    """The API; with `run_worker`, a worker (outbox, timers, sweeps) runs for the app's lifetime: as threads in
+    this process, or with `worker_process` as a supervised child process (PostgreSQL only; see worker_process.py).
+    `worker_elsewhere` is what /healthz reports when another process runs it (`serve --workers N`).
+    """
     metrics = ApiMetrics()
-    runtime_metrics = RuntimeMetrics(metrics.registry)
-    runtime_metrics.watch_queue(sp.db, sp.ctx.clock)
-    worker = None
-    if run_worker:
-        worker = Worker(
-            sp, **automations(sp).worker_kwargs(),
-            settings=WorkerSettings(expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds),
-            metrics=runtime_metrics,
-        )
+    worker: Worker | WorkerProcess | None = None
+    if run_worker and worker_process:
+        if sp.db.dialect == "sqlite":
+            raise ValueError("a worker child process needs PostgreSQL; SQLite runs its worker embedded")
+        # The runtime's counters are the child's (appended to /metrics below); the queue gauges are read here.
+        metrics.registry.register(QueueCollector(sp.db, sp.ctx.clock))
+        worker = WorkerProcess(registry=metrics.registry)
+    else:
+        runtime_metrics = RuntimeMetrics(metrics.registry)
+        runtime_metrics.watch_queue(sp.db, sp.ctx.clock)
+        if run_worker:
+            worker = Worker(
+                sp, **automations(sp).worker_kwargs(),
+                settings=WorkerSettings(expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds),
+                metrics=runtime_metrics,
+            )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -85,10 +97,20 @@ def create_app(sp: Stockpilot, *, run_worker: bool = True) -> FastAPI:
     def healthz(request: Request) -> JSONResponse:
         with request.app.state.stockpilot.db.read() as conn:
             conn.execute(text("select 1"))
-        return JSONResponse({"status": "ok", "database": sp.db.dialect})
+        placement = worker_elsewhere or _describe(worker)
+        return JSONResponse({"status": "ok", "database": sp.db.dialect, "worker": placement})
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        own = generate_latest(metrics.registry)
+        if isinstance(worker, WorkerProcess):  # its counters live in the child: one scrape still sees them all
+            own += worker.metrics_text().encode()
+        return Response(own, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _describe(worker: Worker | WorkerProcess | None) -> dict[str, object]:
+    if isinstance(worker, WorkerProcess):
+        return worker.describe()
+    return {"mode": "embedded" if worker else "none"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 from typing import Annotated
@@ -40,6 +41,37 @@ def init() -> None:
     sp.close()
 
 
+class WorkerPlacement(enum.StrEnum):
+    auto = "auto"
+    process = "process"
+    threads = "threads"
+
+    def resolve(self, dialect: str) -> WorkerPlacement:
+        if self is WorkerPlacement.auto:
+            return WorkerPlacement.threads if dialect == "sqlite" else WorkerPlacement.process
+        return self
+
+
+def serve_multiprocess(host: str, port: int, workers: int, access_log: bool, *, worker: bool,
+                       in_process: bool) -> None:
+    """Several HTTP processes (uvicorn's supervisor); the runtime worker is one child of this process, or threads
+    in each HTTP process (SQLite, or --worker-in threads)."""
+    import uvicorn
+
+    from stockpilot.entrypoints.worker_process import WorkerProcess
+
+    os.environ["STOCKPILOT_SERVE_WORKER"] = "process" if in_process else "embedded" if worker else "none"
+    child = WorkerProcess() if in_process else None
+    if child:
+        child.start()
+    try:
+        uvicorn.run("stockpilot.entrypoints.api.factory:create_from_env", factory=True, host=host, port=port,
+                    workers=workers, access_log=access_log, log_level="warning")
+    finally:
+        if child:
+            child.stop()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -47,15 +79,22 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Seed a sample catalog and print an API token.")] = False,
     workers: Annotated[int, typer.Option(help="HTTP worker processes (PostgreSQL scale-out).")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
-    worker: Annotated[bool, typer.Option(help="Also run the runtime worker (outbox, timers, sweeps) here.")] = True,
+    worker: Annotated[bool, typer.Option(help="Also run the runtime worker (outbox, timers, sweeps).")] = True,
+    worker_in: Annotated[WorkerPlacement, typer.Option(
+        help="Where that worker runs: auto (a child process on PostgreSQL, threads here on SQLite), "
+             "process, or threads.")] = WorkerPlacement.auto,
 ) -> None:
-    """Run the HTTP API and, in the same process, a runtime worker (use --no-worker with `stockpilot worker`)."""
+    """Run the HTTP API and a runtime worker (use --no-worker beside separate `stockpilot worker` processes)."""
     import uvicorn
 
     from stockpilot.entrypoints.api.app import create_app
     from stockpilot.entrypoints.heap import freeze_startup_heap
 
     sp = build()
+    in_process = worker and worker_in.resolve(sp.db.dialect) == WorkerPlacement.process
+    if in_process and sp.db.dialect == "sqlite":
+        err.print("error: --worker-in process needs PostgreSQL (SQLite has one writer; its worker runs embedded)")
+        raise typer.Exit(2)
     if demo:
         from stockpilot.services.demo import seed_demo
 
@@ -67,10 +106,9 @@ def serve(
     console.print(f"Stockpilot on http://{host}:{port}  (API docs: /docs, database: {sp.db.dialect})")
     if workers > 1:
         sp.close()
-        uvicorn.run("stockpilot.entrypoints.api.factory:create_from_env", factory=True, host=host, port=port,
-                    workers=workers, access_log=access_log, log_level="warning")
+        serve_multiprocess(host, port, workers, access_log, worker=worker, in_process=in_process)
         return
-    app = create_app(sp, run_worker=worker)
+    app = create_app(sp, run_worker=worker, worker_process=in_process)
     freeze_startup_heap()  # no 200 ms collector pause over the start-up heap in the middle of a burst
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 

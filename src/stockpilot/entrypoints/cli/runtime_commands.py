@@ -31,6 +31,11 @@ err = Console(stderr=True)
 def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="Name in leases (default host:pid).")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for the metrics port.")] = "0.0.0.0",
+    queue_metrics: Annotated[bool, typer.Option(help="Include the outbox queue gauges (read from the database) in "
+                                                     "the metrics.")] = True,
+    exit_with_parent: Annotated[int | None, typer.Option(hidden=True, help="Die with this parent process "
+                                                                           "(serve's child worker).")] = None,
     poll_seconds: Annotated[float, typer.Option(help="Polling fallback under wake-ups.")] = 1.0,
     lease_seconds: Annotated[float, typer.Option(help="How long a claim is ours; a dead worker's rows wait this "
                                                       "long before another worker takes them.")] = 60.0,
@@ -42,20 +47,24 @@ def worker(
     from prometheus_client import start_http_server
 
     from stockpilot.entrypoints.heap import freeze_startup_heap
+    from stockpilot.entrypoints.parent_death import die_with_parent
     from stockpilot.runtime.handlers import automations
     from stockpilot.runtime.metrics import RuntimeMetrics
     from stockpilot.runtime.worker import Worker, WorkerSettings, default_worker_id
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if exit_with_parent is not None:
+        die_with_parent(exit_with_parent)
     sp = build()
     settings = WorkerSettings(
         worker_id=worker_id or default_worker_id(), poll_seconds=poll_seconds, lease_seconds=lease_seconds,
         batch=batch, expiry_sweep_seconds=sp.ctx.settings.expiry_sweep_seconds,
     )
     metrics = RuntimeMetrics()
-    metrics.watch_queue(sp.db, sp.ctx.clock)
+    if queue_metrics:
+        metrics.watch_queue(sp.db, sp.ctx.clock)
     if metrics_port:
-        start_http_server(metrics_port, registry=metrics.registry)
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
     runner = Worker(sp, **automations(sp).worker_kwargs(), settings=settings, metrics=metrics)
     print(f"worker {settings.worker_id} on {sp.db.dialect}", flush=True)
     freeze_startup_heap()  # a full collection must not pause a delivery (or hold SQLite's writer) for 200 ms
