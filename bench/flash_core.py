@@ -225,8 +225,8 @@ def cpu_delta(before: dict[str, dict[int, float]], after: dict[str, dict[int, fl
 
 class CpuMeter:
     """CPU seconds of this process ('bench'), of a server process tree ('server') and of PostgreSQL's backends
-    serving the bench database ('postgres'), and of a separate worker process ('worker'), between start() and
-    stop()."""
+    serving the bench database ('postgres'), and of a worker process ('worker'; when it is the server's child,
+    'server' is the tree without it), between start() and stop()."""
 
     def __init__(self, server_pid: int | None = None, *, database: str = PG_DATABASE,
                  worker_pid: int | None = None) -> None:
@@ -252,6 +252,8 @@ class CpuMeter:
         self.result["bench"] = round(own, 3)
         if self.roots:
             self.result["server"] = delta["tree"]
+            if self.worker_pid and self.worker_pid in self._before["tree"]:  # serve's own worker child: not twice
+                self.result["server"] = round(delta["tree"] - delta["worker"], 3)
         self.result["postgres"] = delta["postgres"]
         if self.worker_pid:
             self.result["worker"] = delta["worker"]
