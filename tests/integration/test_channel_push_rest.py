@@ -106,7 +106,7 @@ def test_woocommerce_429_and_outage_are_retried_and_a_bad_key_is_dead(app, rt, w
 
     app.channels.add("woocommerce", "woo2", secret="wc-secret-2", site_url="http://woo2.invalid",
                      api_url=woo.api_url, api_token=f"{CK}:cs_wrong")
-    app.catalog.map_listing("woo2", "x93", "WOO-SINGLE", role="product")
+    app.catalog.map_listing("woo2", "93", "WOO-SINGLE", role="product")
     app.orders.place("SO-2", [line("WOO-SINGLE", 1)])
     rt.advance(seconds=1)
     dead = [r for r in push_rows(app) if r["payload"]["channel"] == "woo2"]
@@ -143,3 +143,21 @@ def test_bigcommerce_unknown_location_is_dead_with_the_platform_reason(app, rt, 
     rt.settle()
     [row] = push_rows(app)
     assert row["status"] == "dead" and "422" in row["last_error"] and "Location not found" in row["last_error"]
+
+
+def test_a_woocommerce_listing_whose_id_is_no_number_is_refused_alone_and_its_batch_goes(app, rt, woo):
+    from stockpilot.adapters.db import catalog_store
+
+    stock(app, "WOO-SINGLE", {"WH": 10})
+    stock(app, "OLD-TEE", {"WH": 6})
+    app.channels.add("woocommerce", "woo", secret="wc-secret", site_url=woo.site_url, api_token=f"{CK}:{CS}")
+    app.catalog.map_listing("woo", "93", "WOO-SINGLE", role="product")
+    app.db.write(lambda conn: catalog_store.upsert_listing(  # made before ids were checked (the API refuses it now)
+        conn, "woo", "old-tee", catalog_store.sku_ref(conn, "OLD-TEE").id, "product"))
+    app.channel_locations.map("woo", "WH", None)
+    rt.settle()
+    assert woo.stock(93) == 10
+    assert woo.batches == [
+        ("/wp-json/wc/v3/products/batch", {"update": [{"id": 93, "manage_stock": True, "stock_quantity": 10}]})]
+    assert pushed_values(app)["product:93"] == (10, 10)
+    assert pushed_values(app).get("product:old-tee", (None, None))[1] is None  # never acknowledged

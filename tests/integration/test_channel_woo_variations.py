@@ -187,3 +187,27 @@ def test_the_cli_lists_a_variation_with_parent_and_refuses_one_without(app, db_u
     done = _cli(db_url, "channel", "listing", "woo", "1001", "TEE-S", "--role", "variation", "--parent", "900")
     assert done.stdout.strip() == "woo variation 1001 (of product 900) -> TEE-S"
     assert app.catalog.resolve_listing("woo", "1001") == "TEE-S"
+
+
+def test_a_variation_whose_stock_the_parent_manages_is_not_read_as_its_own_count(app, rt, listed):
+    woo = listed
+    rt.settle()
+    # WooCommerce answers `manage_stock: "parent"` for a variation drawing on its parent's pool; the quantity
+    # shown is the parent's, so it is no count of this size.
+    woo.products[f"{TEE}/1002"].update(manage_stock="parent", stock_quantity=40)
+    report = {r["sku"]: r for r in app.channel_reconcile.drift("woo")}
+    assert (report["TEE-M"]["channel"], report["TEE-M"]["drift"]) == (None, None)
+    assert report["TEE-M"]["problem"] == "the channel does not track this item"
+    assert (report["TEE-S"]["channel"], report["TEE-S"]["drift"]) == (10, 0)  # its siblings are read as before
+
+
+def test_a_woocommerce_product_id_must_be_a_number_where_a_shopify_one_need_not(app, client):
+    stock(app, "MUG", {"WH": 1})
+    app.channels.add("woocommerce", "woo", secret=SECRET, site_url="https://tees.example")
+    app.channels.add("shopify", "shop", secret="s", shop_domain="mugs.myshopify.com")
+    refused = put_listing(client, "mug-classic", "MUG", "product")
+    assert refused.status_code == 422 and "WooCommerce product's id must be a whole number" in refused.json()["detail"]
+    assert app.catalog.resolve_listing("woo", "mug-classic") is None
+    answer = client.put("/api/v1/channel-listings", json={"channel": "shop", "external_id": "gid-like-7",
+                                                          "sku": "MUG", "role": "inventory_item"})
+    assert answer.status_code == 200, answer.text

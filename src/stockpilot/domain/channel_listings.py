@@ -30,3 +30,10 @@ def check_listing(external_id: str, role: str | None, parent: str | None) -> Non
             raise ValidationFailed(f"{name} must be a WooCommerce id (a whole number), got {value!r}")
     if parent == external_id:
         raise ValidationFailed(f"variation {external_id} cannot be its own parent")
+
+
+def check_listing_on(kind: str | None, external_id: str, role: str | None) -> None:
+    """What the store's platform requires of the id: on WooCommerce a product is a WordPress post id too (a
+    listing such as `tee-shirt` could never be pushed: the REST API addresses products by number)."""
+    if kind == "woocommerce" and role == "product" and not _POST_ID.fullmatch(external_id):
+        raise ValidationFailed(f"a WooCommerce product's id must be a whole number, got {external_id!r}")

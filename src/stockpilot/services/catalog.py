@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from stockpilot.adapters.db import catalog_store as store
-from stockpilot.domain.channel_listings import check_listing
+from stockpilot.adapters.db import channel_store
+from stockpilot.domain.channel_listings import check_listing, check_listing_on
 from stockpilot.domain.errors import Conflict, NotFound, ValidationFailed
 from stockpilot.domain.model import BackorderPolicy, Levels, LocationKind
 from stockpilot.services.channel_listings import put_listing
@@ -93,6 +94,8 @@ class CatalogService:
             ref = store.sku_ref(conn, sku)
             if ref is None:
                 raise NotFound(f"unknown SKU {sku!r}")
+            registered = channel_store.channel_where(conn, name=channel)
+            check_listing_on(registered["kind"] if registered else None, external_id, role)
             put_listing(conn, channel, external_id, ref.id, sku, role, parent)
 
         self.ctx.db.write(work)

@@ -67,6 +67,9 @@ class WooCommercePusher:
             return self._push_batches(account, lines)
         notes: dict[str, Any] = {}
         for line in lines:  # one SKU alone: one line (WooCommerce has no locations)
+            bad = self._bad_id(line)
+            if bad is not None:
+                raise PushRejected(bad)
             body = {"manage_stock": True, "stock_quantity": line.quantity}
             response = self.client.put(self._url(account, line), json=body, auth=self._auth(account),
                                        headers={"Accept": "application/json"})
@@ -80,10 +83,14 @@ class WooCommercePusher:
 
     def _push_batches(self, account: ChannelAccount, lines: Sequence[PushLine]) -> PushResult:
         by_url: dict[str, list[PushLine]] = {}
+        rejected: dict[str, str] = {}
         for line in lines:
+            bad = self._bad_id(line)
+            if bad is not None:  # that line alone: the others of the batch still go
+                rejected[self.item_key(line)] = bad
+                continue
             by_url.setdefault(self._batch_url(account, line), []).append(line)
         notes: dict[str, Any] = {}
-        rejected: dict[str, str] = {}
         failed: dict[str, str] = {}
         unsure: set[str] = set()
         answered: set[str] = set()  # lines of the batch requests WooCommerce answered item by item
@@ -141,7 +148,9 @@ class WooCommercePusher:
             for item in self._pages(account, url):
                 key = ids.get(str(item.get("id")))
                 if key is not None:
-                    counts[key] = item.get("stock_quantity") if item.get("manage_stock") else None
+                    # A variation's `manage_stock` may be "parent": its stock_quantity is then the parent's pool,
+                    # not a count of its own (WooCommerce's variations schema: true, false or "parent").
+                    counts[key] = item.get("stock_quantity") if item.get("manage_stock") is True else None
         return counts
 
     def _pages(self, account: ChannelAccount, url: str) -> Iterator[dict[str, Any]]:
@@ -180,6 +189,14 @@ class WooCommercePusher:
     @staticmethod
     def _own_id(line: PushLine) -> str:
         return line.item_ids.get("variation") or required_id(line, "product")
+
+    @classmethod
+    def _bad_id(cls, line: PushLine) -> str | None:
+        """Why the line's id cannot be addressed (a listing made before ids were checked), or None."""
+        own = cls._own_id(line)
+        if own.isdigit():
+            return None
+        return f"{line.sku}: WooCommerce id {own!r} is not a whole number (list the SKU again with its id)"
 
     @staticmethod
     def _base(account: ChannelAccount) -> str:

@@ -78,11 +78,7 @@ class DeliveryBatcher:
                     break
                 items = [delivery for delivery, _ in batch]
                 try:
-                    try:
-                        with self.sp.db.without_waiting():
-                            results = self.sp.webhook_intake.persist(items)
-                    except WriterBusy:
-                        results = await to_thread.run_sync(self.sp.webhook_intake.persist, items)
+                    results = await self._persist(items)
                 except Exception as exc:  # the transaction failed whole: nothing of the batch was stored
                     for _, future in batch:
                         if not future.done():
@@ -93,6 +89,17 @@ class DeliveryBatcher:
                         future.set_result(result)
         finally:
             self._drains -= 1
+
+
+    async def _persist(self, items: list[NewDelivery]) -> list[Accepted]:
+        if self.sp.db.is_sqlite:
+            try:
+                with self.sp.db.without_waiting():
+                    return self.sp.webhook_intake.persist(items)
+            except WriterBusy:
+                pass
+        # PostgreSQL always (a statement waits on the network), SQLite when the writer is taken: in a thread.
+        return await to_thread.run_sync(self.sp.webhook_intake.persist, items)
 
 
 class WebhookFastPath:
