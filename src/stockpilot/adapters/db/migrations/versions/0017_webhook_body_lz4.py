@@ -4,9 +4,10 @@ Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-04 19:30:00.000000
 
-A Shopify order body is about 6 KB, over the TOAST threshold, so PostgreSQL compresses every stored delivery in
-the intake's statement. pglz cost the backend about 55 us of CPU per body here, lz4 about 25 us (2,000 bodies of
-the captured orders/create sample, 20 a statement; lz4 stores them 30 % larger, still a third of uncompressed).
+A Shopify order body is about 5-6 KB, over the TOAST threshold, so PostgreSQL compresses every stored delivery in
+the intake's statement. `python bench/webhook_body_compression.py` (the captured orders/create sample, 20 bodies a
+statement): pglz 45 us of backend CPU per body, lz4 23 us, none 26; a statement 1.18 -> 0.67 ms; lz4 stores
+1.38x pglz's bytes, half of uncompressed.
 Only new values are written with lz4; rows already stored keep theirs. A server built without lz4 (or older than
 PostgreSQL 14) keeps pglz: the change is skipped with a notice, nothing else depends on it. SQLite: nothing to do.
 """
