@@ -88,7 +88,7 @@ def serve(
     import uvicorn
 
     from stockpilot.entrypoints.api.app import create_app
-    from stockpilot.entrypoints.heap import freeze_startup_heap
+    from stockpilot.entrypoints.startup_tuning import freeze_startup_heap, hand_the_gil_back_sooner
 
     sp = build()
     in_process = worker and worker_in.resolve(sp.db.dialect) == WorkerPlacement.process
@@ -109,6 +109,8 @@ def serve(
         serve_multiprocess(host, port, workers, access_log, worker=worker, in_process=in_process)
         return
     app = create_app(sp, run_worker=worker, worker_process=in_process)
+    if sp.db.dialect != "sqlite" and (in_process or not worker):  # no worker threads here: only I/O threads
+        hand_the_gil_back_sooner()
     freeze_startup_heap()  # no 200 ms collector pause over the start-up heap in the middle of a burst
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 

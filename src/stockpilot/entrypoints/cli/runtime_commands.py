@@ -46,8 +46,8 @@ def worker(
 
     from prometheus_client import start_http_server
 
-    from stockpilot.entrypoints.heap import freeze_startup_heap
     from stockpilot.entrypoints.parent_death import die_with_parent
+    from stockpilot.entrypoints.startup_tuning import freeze_startup_heap, hand_the_gil_back_sooner
     from stockpilot.runtime.handlers import automations
     from stockpilot.runtime.metrics import RuntimeMetrics
     from stockpilot.runtime.worker import Worker, WorkerSettings, default_worker_id
@@ -67,6 +67,8 @@ def worker(
         start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
     runner = Worker(sp, **automations(sp).worker_kwargs(), settings=settings, metrics=metrics)
     print(f"worker {settings.worker_id} on {sp.db.dialect}", flush=True)
+    if sp.db.dialect != "sqlite":
+        hand_the_gil_back_sooner()  # its delivery threads mostly wait on PostgreSQL
     freeze_startup_heap()  # a full collection must not pause a delivery (or hold SQLite's writer) for 200 ms
     runner.run_until_signalled()
     sp.close()
