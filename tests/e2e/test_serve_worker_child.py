@@ -86,6 +86,9 @@ def test_postgres_worker_child_is_restarted_after_a_kill_and_keeps_working(pg_ur
         _wait_for(lambda: _worker(base)["restarts"] == 1 and _worker(base)["pid"] not in (None, pid))
         assert not _alive(pid)
         _expire_one_hold(base, token, "child-2")  # the replacement sweeps too
+        # ...and serve's scrape reads the replacement's counters (its own count: one hold expired since it began)
+        assert "stockpilot_reservations_expired_total 1.0" in httpx.get(f"{base}/metrics", timeout=5).text
+        assert "stockpilot_worker_restarts_total 1.0" in httpx.get(f"{base}/metrics", timeout=5).text
 
 
 def test_postgres_worker_child_dies_with_a_killed_serve(pg_url: str, tmp_path: Path):

@@ -43,15 +43,8 @@ def _free_loopback_port() -> int:
 class WorkerProcess:
     """Starts, watches and stops one `stockpilot worker` child."""
 
-    def __init__(self, *, registry: CollectorRegistry | None = None, extra_args: list[str] | None = None) -> None:
-        self.metrics_port = _free_loopback_port()
-        self.command = [
-            sys.executable, "-m", "stockpilot.entrypoints.cli.main", "worker",
-            "--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1",
-            "--no-queue-metrics",  # serve's own /metrics already reads the queue gauges from the database
-            "--exit-with-parent", str(os.getpid()),
-            *(extra_args or []),
-        ]
+    def __init__(self, *, registry: CollectorRegistry | None = None) -> None:
+        self.metrics_port = 0  # chosen anew for each child: a port taken meanwhile must not fail every restart
         self.restarts = Counter("stockpilot_worker_restarts", "Times serve restarted its worker child process",
                                 registry=registry)
         self.restart_count = 0
@@ -59,6 +52,14 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._supervisor: threading.Thread | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "stockpilot.entrypoints.cli.main", "worker",
+            "--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1",
+            "--no-queue-metrics",  # serve's own /metrics already reads the queue gauges from the database
+            "--exit-with-parent", str(os.getpid()),
+        ]
 
     @property
     def pid(self) -> int | None:
@@ -102,8 +103,9 @@ class WorkerProcess:
         with self._lock:
             if self._stopping.is_set():  # stop() came between the backoff and here: start nothing it cannot see
                 return
+            self.metrics_port = _free_loopback_port()
             # Its own process group: a terminal's Ctrl-C reaches serve, which then stops the child in order.
-            self._proc = subprocess.Popen(self.command, process_group=0)
+            self._proc = subprocess.Popen(self.command(), process_group=0)
         log.info("worker child process %s started", self._proc.pid)
 
     def _supervise(self) -> None:
