@@ -1,11 +1,12 @@
 """Foreground first: requests a platform or a buyer waits on go before the worker's background passes.
 
-`stockpilot serve` runs the API's event loop and the embedded worker in one process, and Python runs one thread
-at a time: a worker thread applying a backlog takes turns with the loop, and every request in flight waits for
-those turns (a burst of webhooks was accepted at half the rate the intake alone reaches). The fast paths mark each
-request they serve (`busy`); a worker pass first waits, at most `max_wait` seconds, for a moment with none in
-flight. So under a flood the worker still gets a pass every `max_wait` (it cannot starve), and at an ordinary
-pace it waits for nothing. Another process's worker (`stockpilot worker`) has its own, never-busy instance.
+`stockpilot serve` with its worker as threads (SQLite; `--worker-in threads`) runs the API's event loop and the
+worker in one process, and Python runs one thread at a time: a worker thread applying a backlog takes turns with
+the loop, and every request in flight waits for those turns (a burst of webhooks was accepted at half the rate the
+intake alone reaches). The fast paths mark each request they serve (`busy`); a worker pass first waits, at most
+`max_wait` seconds, for a moment with none in flight. So under a flood the worker still gets a pass every
+`max_wait` (it cannot starve), and at an ordinary pace it waits for nothing. Another process's worker (`stockpilot
+worker`, or `serve`'s worker child on PostgreSQL) has its own, never-busy instance.
 """
 
 from __future__ import annotations
