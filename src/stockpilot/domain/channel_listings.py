@@ -26,7 +26,7 @@ def check_listing(external_id: str, role: str | None, parent: str | None) -> Non
                                f"as /products/PARENT/variations/{external_id}): --parent PARENT_ID, or "
                                "parent_external_id over HTTP")
     for name, value in (("a variation's id", external_id), ("its parent product's id", parent)):
-        if not _POST_ID.fullmatch(value):
+        if not is_post_id(value):
             raise ValidationFailed(f"{name} must be a WooCommerce id (a whole number), got {value!r}")
     if parent == external_id:
         raise ValidationFailed(f"variation {external_id} cannot be its own parent")
@@ -35,5 +35,10 @@ def check_listing(external_id: str, role: str | None, parent: str | None) -> Non
 def check_listing_on(kind: str | None, external_id: str, role: str | None) -> None:
     """What the store's platform requires of the id: on WooCommerce a product is a WordPress post id too (a
     listing such as `tee-shirt` could never be pushed: the REST API addresses products by number)."""
-    if kind == "woocommerce" and role == "product" and not _POST_ID.fullmatch(external_id):
+    if kind == "woocommerce" and role == "product" and not is_post_id(external_id):
         raise ValidationFailed(f"a WooCommerce product's id must be a whole number, got {external_id!r}")
+
+
+def is_post_id(value: str) -> bool:
+    """A WooCommerce product or variation id: a WordPress post id, a positive whole number."""
+    return _POST_ID.fullmatch(value) is not None

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter
 log = logging.getLogger("stockpilot.serve")
 
 STOP_GRACE_SECONDS = 30.0  # SIGTERM, then this long to finish the deliveries in hand, then SIGKILL
-RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # after each consecutive early exit
+RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # after a healthy run's exit, then each consecutive early one
 HEALTHY_AFTER_SECONDS = 60.0  # a child that ran this long resets the backoff
 METRICS_TIMEOUT_SECONDS = 1.0
 
@@ -118,7 +118,7 @@ class WorkerProcess:
             if self._stopping.is_set():
                 return
             failures = 0 if time.monotonic() - started >= HEALTHY_AFTER_SECONDS else failures + 1
-            delay = RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF)) - 1] if failures else RESTART_BACKOFF[0]
+            delay = RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)]
             log.error("worker child process %s exited with %s; restarting in %.0f s", proc.pid, code, delay)
             if self._stopping.wait(delay):
                 return

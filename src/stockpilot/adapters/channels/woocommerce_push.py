@@ -42,6 +42,7 @@ from stockpilot.adapters.channels.push import (
     required_id,
     waiting_out_throttles,
 )
+from stockpilot.domain.channel_listings import is_post_id
 
 MAX_BATCH = 100  # WooCommerce's default woocommerce_rest_batch_items_limit
 PAGE = 100  # per_page's maximum on the list endpoints
@@ -194,7 +195,7 @@ class WooCommercePusher:
     def _bad_id(cls, line: PushLine) -> str | None:
         """Why the line's id cannot be addressed (a listing made before ids were checked), or None."""
         own = cls._own_id(line)
-        if own.isdigit():
+        if is_post_id(own):
             return None
         return f"{line.sku}: WooCommerce id {own!r} is not a whole number (list the SKU again with its id)"
 
